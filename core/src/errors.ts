@@ -1,0 +1,125 @@
+/**
+ * One error hierarchy for the whole platform. Every error a client can cause is an AppError
+ * carrying its HTTP status; the single HTTP mapping point (server `onError`) turns it into an
+ * `application/problem+json` body (RFC 9457). Anything that is not an AppError is a bug: it is
+ * logged with its stack and answered with a 500.
+ */
+export interface ProblemExtras {
+  /** Extra HTTP headers to send with the error response (e.g. WWW-Authenticate, Retry-After). */
+  headers?: Record<string, string>;
+  /** Extra members of the problem+json body. */
+  details?: Record<string, unknown>;
+}
+
+export class AppError extends Error {
+  readonly status: number;
+  readonly title: string;
+  readonly headers: Record<string, string>;
+  readonly details: Record<string, unknown>;
+
+  constructor(status: number, title: string, message: string, extras: ProblemExtras = {}) {
+    super(message);
+    this.name = new.target.name;
+    this.status = status;
+    this.title = title;
+    this.headers = extras.headers ?? {};
+    this.details = extras.details ?? {};
+  }
+
+  /** The `type` member of the problem body: a stable, documented identifier. */
+  get type(): string {
+    return `https://wisp.dev/problems/${this.title.toLowerCase().replace(/[^a-z0-9]+/g, '-')}`;
+  }
+}
+
+/** 400: the request is syntactically or semantically invalid (malformed JSON, SDP, ...). */
+export class ValidationError extends AppError {
+  constructor(message: string, extras?: ProblemExtras) {
+    super(400, 'Bad Request', message, extras);
+  }
+}
+
+/** 401: credentials missing or wrong. Carries a WWW-Authenticate challenge (RFC 6750 §3). */
+export class UnauthorizedError extends AppError {
+  constructor(message: string, invalidToken = false) {
+    super(401, 'Unauthorized', message, {
+      headers: {
+        'WWW-Authenticate': invalidToken
+          ? 'Bearer realm="wisp", error="invalid_token"'
+          : 'Bearer realm="wisp"',
+      },
+    });
+  }
+}
+
+export class ForbiddenError extends AppError {
+  constructor(message: string) {
+    super(403, 'Forbidden', message);
+  }
+}
+
+export class NotFoundError extends AppError {
+  constructor(message: string) {
+    super(404, 'Not Found', message);
+  }
+}
+
+export class ConflictError extends AppError {
+  constructor(message: string, extras?: ProblemExtras) {
+    super(409, 'Conflict', message, extras);
+  }
+}
+
+export class PreconditionFailedError extends AppError {
+  constructor(message: string) {
+    super(412, 'Precondition Failed', message);
+  }
+}
+
+export class PayloadTooLargeError extends AppError {
+  constructor(limitBytes: number) {
+    super(413, 'Payload Too Large', `request body exceeds ${limitBytes} bytes`);
+  }
+}
+
+export class UnsupportedMediaTypeError extends AppError {
+  constructor(message: string, accept?: { post?: string; patch?: string }) {
+    const headers: Record<string, string> = {};
+    if (accept?.post) headers['Accept-Post'] = accept.post;
+    if (accept?.patch) headers['Accept-Patch'] = accept.patch;
+    super(415, 'Unsupported Media Type', message, { headers });
+  }
+}
+
+/** 422: well-formed, but asks for something we do not support (codec, track count, ...). */
+export class UnprocessableError extends AppError {
+  constructor(message: string) {
+    super(422, 'Unprocessable Content', message);
+  }
+}
+
+export class PreconditionRequiredError extends AppError {
+  constructor(message: string) {
+    super(428, 'Precondition Required', message);
+  }
+}
+
+export class ServiceUnavailableError extends AppError {
+  constructor(message: string, retryAfterSeconds?: number) {
+    super(503, 'Service Unavailable', message, {
+      headers: retryAfterSeconds ? { 'Retry-After': String(retryAfterSeconds) } : {},
+    });
+  }
+}
+
+/** A method was called on an object in the wrong state (e.g. closed). A bug, not client input. */
+export class InvalidStateError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InvalidStateError';
+  }
+}
+
+export function isAppError(error: unknown): error is AppError {
+  return error instanceof AppError;
+}

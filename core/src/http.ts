@@ -1,0 +1,96 @@
+/**
+ * HTTP helpers shared by every component's routes: the one error-mapping point, body reading
+ * with limits and content-type checks. Routes throw AppErrors; `onError` maps them.
+ */
+import type { Context } from 'hono';
+import {
+  AppError,
+  PayloadTooLargeError,
+  UnsupportedMediaTypeError,
+  ValidationError,
+} from './errors.ts';
+import { createLogger } from './logger.ts';
+
+const log = createLogger('http');
+
+/** Hono `onError` handler: AppError -> RFC 9457 problem+json; anything else -> logged 500. */
+export function onError(error: Error, c: Context): Response {
+  const problem =
+    error instanceof AppError
+      ? error
+      : new AppError(500, 'Internal Server Error', 'an unexpected error occurred');
+  if (!(error instanceof AppError)) {
+    log.error({ err: error, method: c.req.method, path: c.req.path }, 'unhandled error');
+  }
+  const body = {
+    type: problem.type,
+    title: problem.title,
+    status: problem.status,
+    detail: problem.message,
+    instance: c.req.path,
+    ...problem.details,
+  };
+  const headers = new Headers(c.res.headers);
+  for (const [name, value] of Object.entries(problem.headers)) headers.set(name, value);
+  headers.set('Content-Type', 'application/problem+json');
+  headers.delete('Location');
+  headers.delete('ETag');
+  return new Response(JSON.stringify(body), { status: problem.status, headers });
+}
+
+/** The media type of a request, lower-cased, without parameters (`application/sdp`). */
+export function mediaType(c: Context): string | undefined {
+  const raw = c.req.header('content-type');
+  if (!raw) return undefined;
+  return raw.split(';')[0]!.trim().toLowerCase();
+}
+
+export function requireContentType(
+  c: Context,
+  expected: string,
+  accept?: { post?: string; patch?: string },
+): void {
+  const actual = mediaType(c);
+  if (actual !== expected) {
+    throw new UnsupportedMediaTypeError(
+      `Content-Type must be ${expected}, got ${actual ?? 'none'}`,
+      accept,
+    );
+  }
+}
+
+/**
+ * Reads the request body as UTF-8 text, refusing (413) anything over `limit` bytes without
+ * buffering more than that, whether or not Content-Length is present or honest.
+ */
+export async function readTextBody(c: Context, limit: number): Promise<string> {
+  const declared = c.req.header('content-length');
+  if (declared !== undefined && Number(declared) > limit) throw new PayloadTooLargeError(limit);
+  const stream = c.req.raw.body;
+  if (!stream) return '';
+  const reader = stream.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > limit) {
+      await reader.cancel().catch(() => undefined);
+      throw new PayloadTooLargeError(limit);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Reads and parses a JSON body (`application/json` required, size-limited). */
+export async function readJsonBody(c: Context, limit: number): Promise<unknown> {
+  requireContentType(c, 'application/json');
+  const text = await readTextBody(c, limit);
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new ValidationError('request body is not valid JSON');
+  }
+}
