@@ -48,6 +48,12 @@ export interface MediaConfig {
   /** `RTC_ENABLE_UDP` (default true) / `RTC_ENABLE_TCP` (default true): ICE transports offered. */
   enableUdp: boolean;
   enableTcp: boolean;
+  /**
+   * `VIEWERS_PER_ROUTER`: viewers of one stream served by one fan-out router before the edge
+   * opens another (on the least-loaded worker), spreading a large audience over all cores.
+   * Default 250.
+   */
+  viewersPerRouter: number;
   /** `MEDIASOUP_LOG_LEVEL`: worker log level. Default `warn`. */
   workerLogLevel: 'debug' | 'warn' | 'error' | 'none';
   /** `MEDIASOUP_WORKER_BIN`: path to a worker binary built elsewhere (read by mediasoup). */
@@ -65,6 +71,12 @@ export interface SessionConfig {
    * `disconnected`), how long to wait for it to come back before closing. Default 5000.
    */
   disconnectTimeoutMs: number;
+  /**
+   * `SESSION_INACTIVITY_TIMEOUT_MS`: a connected session from which nothing (media, RTCP,
+   * STUN consent checks) has arrived for this long is closed: how a crashed or unplugged
+   * client is detected (mediasoup 3.8 has no ICE consent timeout of its own). Default 15000.
+   */
+  inactivityTimeoutMs: number;
   /** `WHEP_NOT_LIVE_RETRY_AFTER`: Retry-After seconds on WHEP 409 (stream not live). Default 5. */
   notLiveRetryAfterSeconds: number;
 }
@@ -173,12 +185,14 @@ export function loadConfig(env: Env = process.env): Config {
       announcedIp: env.RTC_ANNOUNCED_IP || undefined,
       enableUdp: bool(env, 'RTC_ENABLE_UDP', true),
       enableTcp: bool(env, 'RTC_ENABLE_TCP', true),
+      viewersPerRouter: int(env, 'VIEWERS_PER_ROUTER', 250, 1),
       workerLogLevel,
       workerBin: env.MEDIASOUP_WORKER_BIN || undefined,
     },
     session: {
       connectTimeoutMs: int(env, 'SESSION_CONNECT_TIMEOUT_MS', 30_000, 100),
       disconnectTimeoutMs: int(env, 'SESSION_DISCONNECT_TIMEOUT_MS', 5_000, 0),
+      inactivityTimeoutMs: int(env, 'SESSION_INACTIVITY_TIMEOUT_MS', 15_000, 500),
       notLiveRetryAfterSeconds: int(env, 'WHEP_NOT_LIVE_RETRY_AFTER', 5, 1),
     },
     store: {

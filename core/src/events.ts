@@ -1,6 +1,6 @@
-import { createLogger } from './logger.ts';
+import { moduleLogger } from './logger.ts';
 
-const log = createLogger('TypedEmitter');
+const log = moduleLogger('TypedEmitter');
 
 type Listener<T> = (payload: T) => void;
 

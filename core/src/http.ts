@@ -9,9 +9,9 @@ import {
   UnsupportedMediaTypeError,
   ValidationError,
 } from './errors.ts';
-import { createLogger } from './logger.ts';
+import { moduleLogger } from './logger.ts';
 
-const log = createLogger('http');
+const log = moduleLogger('http');
 
 /** Hono `onError` handler: AppError -> RFC 9457 problem+json; anything else -> logged 500. */
 export function onError(error: Error, c: Context): Response {

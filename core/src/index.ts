@@ -6,3 +6,8 @@ export * from './keys.ts';
 export * from './logger.ts';
 export * from './store/StateStore.ts';
 export * from './http.ts';
+export * from './store/index.ts';
+export * from './media/index.ts';
+export * from './sdp/index.ts';
+export * from './whipwhep.ts';
+export * from './mutex.ts';

@@ -2,16 +2,23 @@ import { pino, type Logger as PinoLogger } from 'pino';
 
 export type Logger = PinoLogger;
 
-let root: PinoLogger | undefined;
+const root: PinoLogger = pino({
+  level: 'info',
+  base: undefined,
+  timestamp: pino.stdTimeFunctions.isoTime,
+});
 
-/** Configures the root logger once at start (level from config). Later calls replace it. */
+/**
+ * Loggers created at module load, before the config is read. pino children copy their
+ * level when created, so configureLogging() updates these explicitly; per-object loggers are
+ * created later from the configured root.
+ */
+const moduleLoggers = new Set<PinoLogger>();
+
+/** Sets the level of every logger (from `LOG_LEVEL`, via the config). */
 export function configureLogging(level: string): void {
-  root = pino({ level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime });
-}
-
-function rootLogger(): PinoLogger {
-  root ??= pino({ level: 'info', base: undefined, timestamp: pino.stdTimeFunctions.isoTime });
-  return root;
+  root.level = level;
+  for (const logger of moduleLoggers) logger.level = level;
 }
 
 /**
@@ -19,5 +26,12 @@ function rootLogger(): PinoLogger {
  * Info level is one line per lifecycle transition, never per packet.
  */
 export function createLogger(name: string, bindings: Record<string, unknown> = {}): Logger {
-  return rootLogger().child({ name, ...bindings });
+  return root.child({ name, ...bindings });
+}
+
+/** A logger for module scope (`const log = moduleLogger('http')`). */
+export function moduleLogger(name: string): Logger {
+  const logger = createLogger(name);
+  moduleLoggers.add(logger);
+  return logger;
 }

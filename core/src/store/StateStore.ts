@@ -2,7 +2,7 @@
  * The state store: everything the control plane persists. Two adapters implement it:
  * `EmbeddedStateStore` (a JSON file under DATA_DIR; the single-node default, survives a
  * restart, no external server) and `RedisStateStore` (ioredis; for a cluster). One shared
- * test suite (core/test/store.suite.ts) runs against both.
+ * test suite (core/test/support/storeSuite.ts) runs against both.
  *
  * Stream keys are never stored: only `keyHash` (see core/src/keys.ts), so a leaked store does
  * not leak keys.

@@ -1,0 +1,82 @@
+/**
+ * The stream-key API (architecture.md, "Public contract"). Routes live at `/streams...`; the
+ * server mounts them with `app.route('/api', createControlRoutes(...))`. Every route needs
+ * the admin bearer token. Errors are thrown as AppErrors and rendered by `onError` as
+ * `application/problem+json`.
+ */
+import { Hono, type MiddlewareHandler } from 'hono';
+import {
+  NotFoundError,
+  UnauthorizedError,
+  onError,
+  parseBearer,
+  readJsonBody,
+  safeEqual,
+} from '@wisp/core';
+import type { StreamService } from '../StreamService.ts';
+import { parseCreateStreamRequest } from '../validation.ts';
+
+export interface ControlRoutesOptions {
+  service: StreamService;
+  /** The `ADMIN_TOKEN` every route requires as `Authorization: Bearer <token>`. */
+  adminToken: string;
+  /** Largest accepted JSON body in bytes (`MAX_JSON_BYTES`). */
+  maxJsonBytes: number;
+}
+
+/**
+ * Requires `Authorization: Bearer <adminToken>`, compared in constant time. A missing (or
+ * non-bearer) credential gets a bare challenge, a wrong one `error="invalid_token"`
+ * (RFC 6750 §3.1).
+ */
+export function adminAuth(adminToken: string): MiddlewareHandler {
+  if (adminToken === '') throw new TypeError('adminToken must not be empty');
+  return async function adminAuth(c, next) {
+    const token = parseBearer(c.req.header('authorization'));
+    if (token === undefined) throw new UnauthorizedError('an admin bearer token is required');
+    if (!safeEqual(token, adminToken)) {
+      throw new UnauthorizedError('the admin bearer token is not valid', true);
+    }
+    await next();
+  };
+}
+
+/** Responses carry stream keys (create, rotate) or stream metadata: never cache them. */
+const noStore: MiddlewareHandler = async function noStore(c, next) {
+  await next();
+  c.header('Cache-Control', 'no-store');
+};
+
+export function createControlRoutes(options: ControlRoutesOptions): Hono {
+  const { service, maxJsonBytes } = options;
+  const app = new Hono();
+  // Middleware is attached per route rather than with `app.use('/streams/*')`: once mounted,
+  // a path-wide `use` would also guard other components' routes under /api/streams/.
+  const guard = [noStore, adminAuth(options.adminToken)] as const;
+
+  app.post('/streams', ...guard, async (c) => {
+    const { name } = parseCreateStreamRequest(await readJsonBody(c, maxJsonBytes));
+    const view = await service.create(name);
+    c.header('Location', `${service.publicUrl}/api/streams/${encodeURIComponent(view.id)}`);
+    return c.json(view, 201);
+  });
+
+  app.get('/streams', ...guard, async (c) => c.json({ streams: await service.list() }));
+
+  app.get('/streams/:id', ...guard, async (c) => c.json(await service.get(c.req.param('id'))));
+
+  app.post('/streams/:id/key', ...guard, async (c) =>
+    c.json(await service.rotateKey(c.req.param('id'))),
+  );
+
+  app.delete('/streams/:id', ...guard, async (c) => {
+    await service.delete(c.req.param('id'));
+    return c.body(null, 204);
+  });
+
+  // Standalone (in tests), unknown paths answer problem+json too; once mounted, the server's
+  // own notFound applies.
+  app.notFound((c) => onError(new NotFoundError(`no route for ${c.req.method} ${c.req.path}`), c));
+  app.onError(onError);
+  return app;
+}

@@ -1,0 +1,11 @@
+export { StreamService } from './StreamService.ts';
+export type { StreamServiceEvents, StreamServiceOptions } from './StreamService.ts';
+export { adminAuth, createControlRoutes } from './http/routes.ts';
+export type { ControlRoutesOptions } from './http/routes.ts';
+export {
+  MAX_STREAM_KEY_LENGTH,
+  MAX_STREAM_NAME_LENGTH,
+  isStreamId,
+  normalizeStreamName,
+  parseCreateStreamRequest,
+} from './validation.ts';

@@ -1,0 +1,42 @@
+/** Validation of API input: pure functions that throw ValidationError (400). */
+import { ValidationError, type CreateStreamRequest } from '@wisp/core';
+
+/** Longest accepted stream name, in Unicode code points after trimming. */
+export const MAX_STREAM_NAME_LENGTH = 100;
+
+/** Longest stream key worth hashing; real keys are 46 characters (`sk_` + 43). */
+export const MAX_STREAM_KEY_LENGTH = 512;
+
+/** Control characters (C0, DEL, C1) and lone UTF-16 surrogates, which no name needs. */
+const FORBIDDEN_IN_NAME = /[\p{Cc}\p{Cs}]/u;
+
+/** Stream ids are base64url (see generateStreamId); anything else cannot exist. */
+const STREAM_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** Returns the trimmed name, or throws ValidationError when it is not an acceptable name. */
+export function normalizeStreamName(value: unknown): string {
+  if (typeof value !== 'string') throw new ValidationError('"name" must be a string');
+  const name = value.trim();
+  const length = [...name].length;
+  if (length === 0) throw new ValidationError('"name" must not be empty');
+  if (length > MAX_STREAM_NAME_LENGTH) {
+    throw new ValidationError(`"name" must be at most ${MAX_STREAM_NAME_LENGTH} characters`);
+  }
+  if (FORBIDDEN_IN_NAME.test(name)) {
+    throw new ValidationError('"name" must not contain control characters');
+  }
+  return name;
+}
+
+/** Parses the body of `POST /api/streams`. Unknown members are ignored. */
+export function parseCreateStreamRequest(body: unknown): CreateStreamRequest {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new ValidationError('request body must be a JSON object');
+  }
+  return { name: normalizeStreamName((body as Record<string, unknown>).name) };
+}
+
+/** Whether `id` has the shape of a stream id, so lookups of junk never reach the store. */
+export function isStreamId(id: string): boolean {
+  return STREAM_ID.test(id);
+}

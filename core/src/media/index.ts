@@ -1,0 +1,4 @@
+export * from './codecs.ts';
+export * from './PeerTransport.ts';
+export * from './WorkerPool.ts';
+export * from './LiveStream.ts';

@@ -1,0 +1,3 @@
+export * from './answer.ts';
+export * from './fragment.ts';
+export * from './offer.ts';

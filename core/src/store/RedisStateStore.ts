@@ -1,0 +1,258 @@
+/**
+ * The cluster state store, on Redis through ioredis. Key layout (all under `prefix`):
+ *
+ * - `{prefix}stream:<id>`: hash with the StreamRecord fields (id, name, keyHash, createdAt,
+ *   updatedAt).
+ * - `{prefix}streams`: sorted set of ids scored by createdAt (ms), for listing oldest first.
+ * - `{prefix}streamkey:<keyHash>`: string holding the id of the stream with that key hash.
+ *
+ * Every change that touches more than one key runs as one Lua script, so the key index never
+ * disagrees with the records. The rotate and delete scripts derive the old index key from the
+ * stored hash, a key they cannot declare up front: fine on standalone and Sentinel Redis; on
+ * Redis Cluster use a prefix with a hash tag (e.g. `{wisp}:`) so every key shares one slot.
+ */
+import { Redis } from 'ioredis';
+import { ConflictError, InvalidStateError } from '../errors.ts';
+import { createLogger, type Logger } from '../logger.ts';
+import type { StateStore, StreamRecord } from './StateStore.ts';
+import { assertStreamRecord, timestampMs, toStreamRecord } from './records.ts';
+
+export interface RedisStateStoreOptions {
+  /** `redis://[user:password@]host:port[/db]` (or `rediss://` for TLS). */
+  url: string;
+  /** Prefix of every key, e.g. `wisp:`. */
+  prefix: string;
+  /** Give up connecting (at create and on each reconnect attempt) after this long. Default 5000. */
+  connectTimeoutMs?: number;
+  /** Fail a command that got no reply after this long. Default 5000. */
+  commandTimeoutMs?: number;
+  /** Reconnect attempts a queued command waits through before it fails. Default 3. */
+  maxRetriesPerRequest?: number;
+  /** Upper bound of the delay between reconnect attempts. Default 2000. */
+  maxReconnectDelayMs?: number;
+}
+
+/** KEYS: stream hash, key index entry, streams zset. ARGV: id, name, keyHash, createdAt, updatedAt, score. */
+const CREATE_STREAM = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 1 end
+if redis.call('EXISTS', KEYS[2]) == 1 then return 2 end
+redis.call('HSET', KEYS[1], 'id', ARGV[1], 'name', ARGV[2], 'keyHash', ARGV[3],
+  'createdAt', ARGV[4], 'updatedAt', ARGV[5])
+redis.call('SET', KEYS[2], ARGV[1])
+redis.call('ZADD', KEYS[3], ARGV[6], ARGV[1])
+return 0
+`;
+
+/**
+ * KEYS: stream hash, new key index entry. ARGV: id, new keyHash, updatedAt, key index prefix.
+ * Returns 0 when the stream is missing, -1 when the new hash belongs to another stream, else
+ * the updated hash as a flat field/value list.
+ */
+const ROTATE_STREAM_KEY = `
+local old = redis.call('HGET', KEYS[1], 'keyHash')
+if not old then return 0 end
+local owner = redis.call('GET', KEYS[2])
+if owner and owner ~= ARGV[1] then return -1 end
+redis.call('DEL', ARGV[4] .. old)
+redis.call('HSET', KEYS[1], 'keyHash', ARGV[2], 'updatedAt', ARGV[3])
+redis.call('SET', KEYS[2], ARGV[1])
+return redis.call('HGETALL', KEYS[1])
+`;
+
+/** KEYS: stream hash, streams zset. ARGV: id, key index prefix. Returns 1 if deleted, else 0. */
+const DELETE_STREAM = `
+local hash = redis.call('HGET', KEYS[1], 'keyHash')
+if not hash then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+local index = ARGV[2] .. hash
+if redis.call('GET', index) == ARGV[1] then redis.call('DEL', index) end
+return 1
+`;
+
+/** The Lua scripts above, registered on the connection with `defineCommand`. */
+interface ScriptCommands {
+  wispCreateStream(...keysAndArgs: (string | number)[]): Promise<number>;
+  wispRotateStreamKey(...keysAndArgs: string[]): Promise<number | string[]>;
+  wispDeleteStream(...keysAndArgs: string[]): Promise<number>;
+}
+
+type ScriptedRedis = Redis & ScriptCommands;
+
+/** The URL with any credentials masked, for logs and error messages. */
+function maskUrl(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, '//***@');
+}
+
+export class RedisStateStore implements StateStore {
+  readonly #redis: ScriptedRedis;
+  readonly #prefix: string;
+  readonly #log: Logger;
+  #closing: Promise<void> | undefined;
+
+  private constructor(redis: ScriptedRedis, prefix: string, log: Logger) {
+    this.#redis = redis;
+    this.#prefix = prefix;
+    this.#log = log;
+  }
+
+  /**
+   * Connects and returns the store. Rejects (instead of retrying forever) when Redis cannot
+   * be reached within `connectTimeoutMs`; once connected, a lost connection is retried with
+   * capped backoff and commands fail after `maxRetriesPerRequest` attempts.
+   */
+  static async create(options: RedisStateStoreOptions): Promise<RedisStateStore> {
+    const connectTimeout = options.connectTimeoutMs ?? 5000;
+    const maxReconnectDelayMs = options.maxReconnectDelayMs ?? 2000;
+    let connected = false;
+    let lastError: Error | undefined;
+    const redis = new Redis(options.url, {
+      lazyConnect: true,
+      connectTimeout,
+      commandTimeout: options.commandTimeoutMs ?? 5000,
+      maxRetriesPerRequest: options.maxRetriesPerRequest ?? 3,
+      // A write in flight when the connection drops must fail, not run twice after reconnect.
+      autoResendUnfulfilledCommands: false,
+      retryStrategy: (attempt) => (connected ? Math.min(attempt * 200, maxReconnectDelayMs) : null),
+    }) as ScriptedRedis;
+    const url = maskUrl(options.url);
+    const log = createLogger('RedisStateStore', { url, prefix: options.prefix });
+    redis.on('error', (error: Error) => {
+      lastError = error;
+      if (connected) log.warn({ err: error }, 'redis connection error');
+    });
+    try {
+      await redis.connect();
+    } catch (error) {
+      redis.disconnect();
+      // The rejection only says the connection closed; the error event before it says why.
+      const reason = lastError?.message ?? (error as Error).message;
+      throw new Error(`cannot connect to Redis at ${url}: ${reason}`, { cause: error });
+    }
+    connected = true;
+    redis.defineCommand('wispCreateStream', { numberOfKeys: 3, lua: CREATE_STREAM });
+    redis.defineCommand('wispRotateStreamKey', { numberOfKeys: 2, lua: ROTATE_STREAM_KEY });
+    redis.defineCommand('wispDeleteStream', { numberOfKeys: 2, lua: DELETE_STREAM });
+    log.info('redis state store connected');
+    return new RedisStateStore(redis, options.prefix, log);
+  }
+
+  get closed(): boolean {
+    return this.#closing !== undefined;
+  }
+
+  async createStream(record: StreamRecord): Promise<void> {
+    this.#assertOpen();
+    assertStreamRecord(record);
+    const result = await this.#redis.wispCreateStream(
+      this.#streamKey(record.id),
+      this.#indexKey(record.keyHash),
+      this.#listKey(),
+      record.id,
+      record.name,
+      record.keyHash,
+      record.createdAt,
+      record.updatedAt,
+      timestampMs(record.createdAt),
+    );
+    if (result === 1) throw new ConflictError(`stream ${record.id} already exists`);
+    if (result === 2) throw new ConflictError('a stream with this key already exists');
+  }
+
+  async getStream(id: string): Promise<StreamRecord | undefined> {
+    this.#assertOpen();
+    return toStreamRecord(await this.#redis.hgetall(this.#streamKey(id)));
+  }
+
+  async listStreams(): Promise<StreamRecord[]> {
+    this.#assertOpen();
+    const ids = await this.#redis.zrange(this.#listKey(), 0, '-1');
+    if (ids.length === 0) return [];
+    const pipeline = this.#redis.pipeline();
+    for (const id of ids) pipeline.hgetall(this.#streamKey(id));
+    const replies = (await pipeline.exec()) ?? [];
+    const records: StreamRecord[] = [];
+    for (const [error, value] of replies) {
+      if (error) throw error;
+      // A stream deleted between the two round trips simply drops out of the list.
+      const record = toStreamRecord(value);
+      if (record) records.push(record);
+    }
+    return records;
+  }
+
+  async findStreamByKeyHash(keyHash: string): Promise<StreamRecord | undefined> {
+    this.#assertOpen();
+    const id = await this.#redis.get(this.#indexKey(keyHash));
+    if (id === null) return undefined;
+    const record = await this.getStream(id);
+    // The key may have been rotated between the two round trips; the record is the truth.
+    return record?.keyHash === keyHash ? record : undefined;
+  }
+
+  async rotateStreamKey(id: string, newKeyHash: string): Promise<StreamRecord | undefined> {
+    this.#assertOpen();
+    if (typeof newKeyHash !== 'string' || newKeyHash === '') {
+      throw new TypeError('newKeyHash must be a non-empty string');
+    }
+    const result = await this.#redis.wispRotateStreamKey(
+      this.#streamKey(id),
+      this.#indexKey(newKeyHash),
+      id,
+      newKeyHash,
+      new Date().toISOString(),
+      this.#indexKey(''),
+    );
+    if (result === 0) return undefined;
+    if (result === -1) throw new ConflictError('a stream with this key already exists');
+    if (!Array.isArray(result)) throw new Error(`unexpected reply from rotate script: ${result}`);
+    const fields: Record<string, string> = {};
+    for (let i = 0; i + 1 < result.length; i += 2) fields[result[i]] = result[i + 1];
+    return toStreamRecord(fields);
+  }
+
+  async deleteStream(id: string): Promise<boolean> {
+    this.#assertOpen();
+    const result = await this.#redis.wispDeleteStream(
+      this.#streamKey(id),
+      this.#listKey(),
+      id,
+      this.#indexKey(''),
+    );
+    return result === 1;
+  }
+
+  /** Quits the connection (waiting for pending replies). Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= this.#quit();
+    return this.#closing;
+  }
+
+  async #quit(): Promise<void> {
+    try {
+      // Without a live connection, QUIT would only wait in the offline queue: just drop it.
+      if (this.#redis.status === 'ready') await this.#redis.quit();
+      else this.#redis.disconnect();
+    } catch {
+      // The connection is already gone (or going); make sure it stays that way.
+      this.#redis.disconnect();
+    }
+    this.#log.info('redis state store closed');
+  }
+
+  #assertOpen(): void {
+    if (this.#closing) throw new InvalidStateError('RedisStateStore is closed');
+  }
+
+  #streamKey(id: string): string {
+    return `${this.#prefix}stream:${id}`;
+  }
+
+  #indexKey(keyHash: string): string {
+    return `${this.#prefix}streamkey:${keyHash}`;
+  }
+
+  #listKey(): string {
+    return `${this.#prefix}streams`;
+  }
+}

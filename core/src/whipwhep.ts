@@ -1,0 +1,106 @@
+/**
+ * HTTP behaviour WHIP (RFC 9725) and WHEP (draft-ietf-wish-whep) share: CORS for browser
+ * clients, OPTIONS, ICE-server Link headers, and the session PATCH (trickle / ICE restart).
+ * Conformance item numbers refer to shared/docs/whip-whep-conformance.md.
+ */
+import type { Context, MiddlewareHandler } from 'hono';
+import type { IceServerConfig } from './config.ts';
+import { readTextBody, requireContentType } from './http.ts';
+import type { PeerTransport } from './media/PeerTransport.ts';
+import { buildIceRestartFragment } from './sdp/answer.ts';
+import { parseTrickleFragment } from './sdp/fragment.ts';
+
+export const SDP_TYPE = 'application/sdp';
+export const SDPFRAG_TYPE = 'application/trickle-ice-sdpfrag';
+const ENDPOINT_METHODS = 'OPTIONS, GET, HEAD, POST';
+const SESSION_METHODS = 'OPTIONS, GET, HEAD, PATCH, DELETE';
+
+/**
+ * CORS for every WHIP/WHEP/API response: browsers need Location, ETag and Link exposed (C5);
+ * preflights list Authorization, Content-Type and If-Match explicitly, since `*` does not
+ * cover Authorization (C3), and are answered without authentication (C4).
+ */
+export function cors(origin: string): MiddlewareHandler {
+  return async function corsMiddleware(c, next) {
+    await next();
+    c.res.headers.set('Access-Control-Allow-Origin', origin);
+    c.res.headers.set(
+      'Access-Control-Expose-Headers',
+      'Location, ETag, Link, Accept-Patch, Accept-Post, Retry-After, WWW-Authenticate',
+    );
+    if (origin !== '*') c.res.headers.append('Vary', 'Origin');
+  };
+}
+
+/** One Link header per ICE server, in the form OBS parses (field-notes §1, D1-D3). */
+export function iceServerLinks(servers: IceServerConfig[]): string[] {
+  return servers.map((s) => {
+    let link = `<${s.url}>; rel="ice-server"`;
+    if (s.username !== undefined && s.credential !== undefined) {
+      link += `; username="${s.username}"; credential="${s.credential}"; credential-type="password"`;
+    }
+    return link;
+  });
+}
+
+export function addLinks(c: Context, links: string[]): void {
+  for (const link of links) c.header('Link', link, { append: true });
+}
+
+/**
+ * OPTIONS on an endpoint or a session. A CORS preflight gets the allowed methods and headers
+ * and no ICE servers (C7); a plain OPTIONS on an endpoint also gets the ICE-server Links (C8).
+ */
+export function optionsResponse(
+  c: Context,
+  kind: 'endpoint' | 'session',
+  iceServers: IceServerConfig[],
+): Response {
+  const methods = kind === 'endpoint' ? ENDPOINT_METHODS : SESSION_METHODS;
+  c.header('Allow', methods);
+  if (kind === 'endpoint') c.header('Accept-Post', SDP_TYPE);
+  else c.header('Accept-Patch', SDPFRAG_TYPE);
+  const preflight = c.req.header('access-control-request-method') !== undefined;
+  if (preflight) {
+    c.header('Access-Control-Allow-Methods', methods);
+    c.header('Access-Control-Allow-Headers', 'Authorization, Content-Type, If-Match');
+    c.header('Access-Control-Max-Age', '86400');
+  } else if (kind === 'endpoint') {
+    addLinks(c, iceServerLinks(iceServers));
+  }
+  return c.body(null, 200);
+}
+
+/** RFC 9110 §15.5.6: a 405 carries Allow. */
+export function methodNotAllowed(c: Context, kind: 'endpoint' | 'session'): Response {
+  c.header('Allow', kind === 'endpoint' ? ENDPOINT_METHODS : SESSION_METHODS);
+  c.header('Content-Type', 'application/problem+json');
+  return c.body(
+    JSON.stringify({ title: 'Method Not Allowed', status: 405, detail: `${c.req.method} is not supported here` }),
+    405,
+  );
+}
+
+/**
+ * PATCH on a session: `application/trickle-ice-sdpfrag` only (415 with Accept-Patch, G1/G2),
+ * malformed fragments 400 (G3), If-Match rules 428/412 (H6/H7), trickle -> 204 without body
+ * or ETag (H2-H4), restart -> 200 with the new credentials, candidates and a new ETag (I2).
+ * A failed restart leaves the session and its ETag as they were (I6).
+ */
+export async function handleSessionPatch(
+  c: Context,
+  peer: PeerTransport,
+  mids: { mid: string; kind: string; protocol: string }[],
+  maxBytes: number,
+): Promise<Response> {
+  requireContentType(c, SDPFRAG_TYPE, { patch: SDPFRAG_TYPE });
+  const fragment = parseTrickleFragment(await readTextBody(c, maxBytes));
+  const result = await peer.applyPatch(fragment, c.req.header('if-match'));
+  if (result.kind === 'trickle') return c.body(null, 204);
+  c.header('ETag', result.etag);
+  c.header('Content-Type', SDPFRAG_TYPE);
+  return c.body(
+    buildIceRestartFragment({ transport: result.transport, mids }),
+    200,
+  );
+}

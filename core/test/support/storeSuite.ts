@@ -1,0 +1,289 @@
+/**
+ * The one StateStore test suite. Every adapter runs it (store.embedded.test.ts,
+ * store.redis.test.ts), so they cannot drift apart in behaviour.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { ConflictError } from '../../src/errors.ts';
+import { generateStreamId, generateStreamKey, hashStreamKey } from '../../src/keys.ts';
+import type { StateStore, StreamRecord } from '../../src/store/StateStore.ts';
+
+export interface StateStoreFactory {
+  /** A fresh, empty store on new underlying data (a new directory, a new key prefix). */
+  create(): Promise<StateStore>;
+  /** Another store on the same data as the last `create()`, as a process restart would see. */
+  reopen(): Promise<StateStore>;
+}
+
+/** A valid record with a fresh id and key hash; `createdAt` defaults to a fixed past time. */
+export function makeRecord(overrides: Partial<StreamRecord> = {}): StreamRecord {
+  const createdAt = overrides.createdAt ?? '2024-01-01T00:00:00.000Z';
+  return {
+    id: generateStreamId(),
+    name: 'test stream',
+    keyHash: hashStreamKey(generateStreamKey()),
+    createdAt,
+    updatedAt: createdAt,
+    ...overrides,
+  };
+}
+
+/** `base` plus `seconds`, as an ISO-8601 timestamp. */
+function at(seconds: number): string {
+  return new Date(Date.UTC(2024, 0, 1) + seconds * 1000).toISOString();
+}
+
+export function describeStateStore(name: string, factory: StateStoreFactory): void {
+  describe(`StateStore contract: ${name}`, () => {
+    const opened: StateStore[] = [];
+
+    async function fresh(): Promise<StateStore> {
+      const store = await factory.create();
+      opened.push(store);
+      return store;
+    }
+
+    async function reopen(): Promise<StateStore> {
+      const store = await factory.reopen();
+      opened.push(store);
+      return store;
+    }
+
+    afterEach(async () => {
+      await Promise.all(opened.splice(0).map((store) => store.close()));
+    });
+
+    it('starts empty', async () => {
+      const store = await fresh();
+      expect(await store.listStreams()).toEqual([]);
+    });
+
+    it('creates and gets a stream', async () => {
+      const store = await fresh();
+      const record = makeRecord({ name: 'Main stage' });
+      await store.createStream(record);
+      expect(await store.getStream(record.id)).toEqual(record);
+    });
+
+    it('returns copies, not live references', async () => {
+      const store = await fresh();
+      const record = makeRecord();
+      await store.createStream(record);
+      record.name = 'changed by the caller';
+      const got = (await store.getStream(record.id))!;
+      expect(got.name).toBe('test stream');
+      got.name = 'changed again';
+      expect((await store.getStream(record.id))!.name).toBe('test stream');
+    });
+
+    it('keeps names with any Unicode intact', async () => {
+      const store = await fresh();
+      const record = makeRecord({ name: 'Café 🎥 "quoted" \\ back' });
+      await store.createStream(record);
+      expect((await store.getStream(record.id))!.name).toBe(record.name);
+    });
+
+    it('lists streams oldest first, whatever the creation order', async () => {
+      const store = await fresh();
+      const middle = makeRecord({ createdAt: at(20), updatedAt: at(20) });
+      const newest = makeRecord({ createdAt: at(30), updatedAt: at(30) });
+      const oldest = makeRecord({ createdAt: at(10), updatedAt: at(10) });
+      for (const record of [middle, newest, oldest]) await store.createStream(record);
+      const ids = (await store.listStreams()).map((r) => r.id);
+      expect(ids).toEqual([oldest.id, middle.id, newest.id]);
+    });
+
+    it('orders streams created in the same millisecond by id', async () => {
+      const store = await fresh();
+      const records = ['c', 'a', 'b'].map((id) => makeRecord({ id }));
+      for (const record of records) await store.createStream(record);
+      expect((await store.listStreams()).map((r) => r.id)).toEqual(['a', 'b', 'c']);
+    });
+
+    it('returns undefined for unknown ids and key hashes', async () => {
+      const store = await fresh();
+      await store.createStream(makeRecord());
+      expect(await store.getStream('nope')).toBeUndefined();
+      expect(await store.findStreamByKeyHash(hashStreamKey('nope'))).toBeUndefined();
+      expect(await store.rotateStreamKey('nope', hashStreamKey('x'))).toBeUndefined();
+      expect(await store.deleteStream('nope')).toBe(false);
+    });
+
+    it('refuses a duplicate id with ConflictError and keeps the original', async () => {
+      const store = await fresh();
+      const record = makeRecord();
+      await store.createStream(record);
+      const duplicate = makeRecord({ id: record.id, name: 'impostor' });
+      await expect(store.createStream(duplicate)).rejects.toBeInstanceOf(ConflictError);
+      expect(await store.getStream(record.id)).toEqual(record);
+      expect(await store.findStreamByKeyHash(duplicate.keyHash)).toBeUndefined();
+      expect(await store.listStreams()).toHaveLength(1);
+    });
+
+    it('refuses a duplicate key hash with ConflictError', async () => {
+      const store = await fresh();
+      const record = makeRecord();
+      await store.createStream(record);
+      const duplicate = makeRecord({ keyHash: record.keyHash });
+      await expect(store.createStream(duplicate)).rejects.toBeInstanceOf(ConflictError);
+      expect(await store.getStream(duplicate.id)).toBeUndefined();
+      expect((await store.findStreamByKeyHash(record.keyHash))!.id).toBe(record.id);
+    });
+
+    it('finds a stream by its key hash', async () => {
+      const store = await fresh();
+      const [a, b] = [makeRecord(), makeRecord()];
+      await store.createStream(a);
+      await store.createStream(b);
+      expect(await store.findStreamByKeyHash(a.keyHash)).toEqual(a);
+      expect(await store.findStreamByKeyHash(b.keyHash)).toEqual(b);
+    });
+
+    it('rotates a key: the old hash finds nothing, the new one finds the stream', async () => {
+      const store = await fresh();
+      const record = makeRecord();
+      await store.createStream(record);
+      const newHash = hashStreamKey(generateStreamKey());
+      const rotated = await store.rotateStreamKey(record.id, newHash);
+      expect(rotated).toMatchObject({
+        id: record.id,
+        name: record.name,
+        keyHash: newHash,
+        createdAt: record.createdAt,
+      });
+      expect(rotated!.updatedAt).not.toBe(record.updatedAt);
+      expect(Date.parse(rotated!.updatedAt)).toBeGreaterThan(Date.parse(record.updatedAt));
+      expect(await store.findStreamByKeyHash(record.keyHash)).toBeUndefined();
+      expect(await store.findStreamByKeyHash(newHash)).toEqual(rotated);
+      expect(await store.getStream(record.id)).toEqual(rotated);
+    });
+
+    it('refuses to rotate to a key hash another stream holds', async () => {
+      const store = await fresh();
+      const [a, b] = [makeRecord(), makeRecord()];
+      await store.createStream(a);
+      await store.createStream(b);
+      await expect(store.rotateStreamKey(a.id, b.keyHash)).rejects.toBeInstanceOf(ConflictError);
+      expect(await store.getStream(a.id)).toEqual(a);
+      expect((await store.findStreamByKeyHash(b.keyHash))!.id).toBe(b.id);
+    });
+
+    it('lets a rotated-away hash be used by a new stream', async () => {
+      const store = await fresh();
+      const record = makeRecord();
+      await store.createStream(record);
+      await store.rotateStreamKey(record.id, hashStreamKey(generateStreamKey()));
+      const reuse = makeRecord({ keyHash: record.keyHash });
+      await store.createStream(reuse);
+      expect((await store.findStreamByKeyHash(record.keyHash))!.id).toBe(reuse.id);
+    });
+
+    it('deletes a stream with its key index entry', async () => {
+      const store = await fresh();
+      const [keep, drop] = [makeRecord(), makeRecord()];
+      await store.createStream(keep);
+      await store.createStream(drop);
+      expect(await store.deleteStream(drop.id)).toBe(true);
+      expect(await store.getStream(drop.id)).toBeUndefined();
+      expect(await store.findStreamByKeyHash(drop.keyHash)).toBeUndefined();
+      expect((await store.listStreams()).map((r) => r.id)).toEqual([keep.id]);
+      expect(await store.deleteStream(drop.id)).toBe(false);
+      expect(await store.getStream(keep.id)).toEqual(keep);
+    });
+
+    it('can re-create a deleted id and reuse its key hash', async () => {
+      const store = await fresh();
+      const record = makeRecord();
+      await store.createStream(record);
+      await store.deleteStream(record.id);
+      await store.createStream(record);
+      expect(await store.findStreamByKeyHash(record.keyHash)).toEqual(record);
+    });
+
+    it('persists 50 concurrent creates', async () => {
+      const store = await fresh();
+      const records = Array.from({ length: 50 }, (_, i) =>
+        makeRecord({ createdAt: at(i), updatedAt: at(i) }),
+      );
+      await Promise.all(records.map((record) => store.createStream(record)));
+      expect((await store.listStreams()).map((r) => r.id)).toEqual(records.map((r) => r.id));
+      await store.close();
+      const reopened = await reopen();
+      expect(await reopened.listStreams()).toEqual(records);
+    });
+
+    it('lets exactly one of many concurrent creates with the same id win', async () => {
+      const store = await fresh();
+      const id = generateStreamId();
+      const attempts = Array.from({ length: 10 }, () => makeRecord({ id }));
+      const results = await Promise.allSettled(attempts.map((r) => store.createStream(r)));
+      const fulfilled = results.filter((r) => r.status === 'fulfilled');
+      const rejected = results.filter((r) => r.status === 'rejected');
+      expect(fulfilled).toHaveLength(1);
+      for (const result of rejected) expect(result.reason).toBeInstanceOf(ConflictError);
+      expect(await store.listStreams()).toHaveLength(1);
+    });
+
+    it('keeps every change of a concurrent mix of writes', async () => {
+      const store = await fresh();
+      const records = Array.from({ length: 20 }, (_, i) =>
+        makeRecord({ createdAt: at(i), updatedAt: at(i) }),
+      );
+      for (const record of records) await store.createStream(record);
+      const newHashes = records.map(() => hashStreamKey(generateStreamKey()));
+      await Promise.all([
+        ...records.slice(0, 10).map((r) => store.deleteStream(r.id)),
+        ...records.slice(10).map((r, i) => store.rotateStreamKey(r.id, newHashes[10 + i])),
+        store.createStream(makeRecord({ id: 'late', createdAt: at(100), updatedAt: at(100) })),
+      ]);
+      await store.close();
+      const reopened = await reopen();
+      const listed = await reopened.listStreams();
+      expect(listed.map((r) => r.id)).toEqual([...records.slice(10).map((r) => r.id), 'late']);
+      for (const [i, record] of records.slice(10).entries()) {
+        expect((await reopened.findStreamByKeyHash(newHashes[10 + i]))!.id).toBe(record.id);
+        expect(await reopened.findStreamByKeyHash(record.keyHash)).toBeUndefined();
+      }
+      for (const record of records.slice(0, 10)) {
+        expect(await reopened.findStreamByKeyHash(record.keyHash)).toBeUndefined();
+      }
+    });
+
+    it('keeps everything across a reopen', async () => {
+      const store = await fresh();
+      const [a, b, c] = [makeRecord(), makeRecord(), makeRecord()];
+      for (const record of [a, b, c]) await store.createStream(record);
+      const newHash = hashStreamKey(generateStreamKey());
+      const rotated = await store.rotateStreamKey(b.id, newHash);
+      await store.deleteStream(c.id);
+      await store.close();
+
+      const reopened = await reopen();
+      expect(await reopened.getStream(a.id)).toEqual(a);
+      expect(await reopened.getStream(b.id)).toEqual(rotated);
+      expect(await reopened.getStream(c.id)).toBeUndefined();
+      expect((await reopened.findStreamByKeyHash(newHash))!.id).toBe(b.id);
+      expect(await reopened.findStreamByKeyHash(b.keyHash)).toBeUndefined();
+      expect(await reopened.findStreamByKeyHash(c.keyHash)).toBeUndefined();
+      await expect(reopened.createStream(makeRecord({ id: a.id }))).rejects.toBeInstanceOf(
+        ConflictError,
+      );
+    });
+
+    it('closes idempotently and refuses calls afterwards', async () => {
+      const store = await fresh();
+      await store.close();
+      await store.close();
+      await expect(store.getStream('x')).rejects.toThrow(/closed/);
+      await expect(store.createStream(makeRecord())).rejects.toThrow(/closed/);
+    });
+
+    it('refuses a malformed record with a TypeError', async () => {
+      const store = await fresh();
+      await expect(store.createStream(makeRecord({ id: '' }))).rejects.toBeInstanceOf(TypeError);
+      await expect(
+        store.createStream(makeRecord({ createdAt: 'yesterday' })),
+      ).rejects.toBeInstanceOf(TypeError);
+      expect(await store.listStreams()).toEqual([]);
+    });
+  });
+}

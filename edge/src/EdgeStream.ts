@@ -1,0 +1,149 @@
+/**
+ * One stream's fan-out on this edge. Viewers' payload types differ between clients (Chrome
+ * and Firefox number VP8 and Opus differently) and mediasoup 3.8 sends a consumer's codec
+ * with the router's payload type, so viewers are grouped by payload-type mapping: each group
+ * gets fan-out routers created with the viewers' payload types, fed from the source by
+ * pipeToRouter. A group opens another router (least-loaded worker) every
+ * `viewersPerRouter` viewers, which spreads one large audience over all cores.
+ *
+ * The EdgeStream closes when its source goes offline (closing every viewer) or when its last
+ * viewer leaves (releasing the pipes).
+ */
+import type { types as ms } from 'mediasoup';
+import {
+  TypedEmitter,
+  createLogger,
+  routerCodec,
+  type CloseReason,
+  type LiveStream,
+  type WorkerPool,
+} from '@wisp/core';
+import type { ViewPlan } from './planView.ts';
+import type { WhepSession } from './WhepSession.ts';
+
+interface FanoutRouter {
+  router: ms.Router;
+  viewers: number;
+}
+
+export interface EdgeStreamEvents extends Record<string, unknown> {
+  closed: { reason: CloseReason };
+}
+
+export class EdgeStream extends TypedEmitter<EdgeStreamEvents> {
+  readonly streamId: string;
+  readonly source: LiveStream;
+  readonly #pool: WorkerPool;
+  readonly #viewersPerRouter: number;
+  readonly #groups = new Map<string, FanoutRouter[]>();
+  readonly #sessions = new Set<WhepSession>();
+  readonly #log;
+  readonly #offSource: () => void;
+  #closed = false;
+
+  constructor(options: { source: LiveStream; pool: WorkerPool; viewersPerRouter: number }) {
+    super();
+    this.streamId = options.source.streamId;
+    this.source = options.source;
+    this.#pool = options.pool;
+    this.#viewersPerRouter = options.viewersPerRouter;
+    this.#log = createLogger('EdgeStream', { streamId: this.streamId });
+    this.#offSource = options.source.onClosed(() => this.close('stream-offline'));
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  get viewerCount(): number {
+    return this.#sessions.size;
+  }
+
+  get routerCount(): number {
+    let count = 0;
+    for (const group of this.#groups.values()) count += group.length;
+    return count;
+  }
+
+  /**
+   * A fan-out router for this viewer's mapping with room for one more viewer, creating it
+   * (and piping the producers into it) when needed. Callers serialize per stream.
+   */
+  async routerFor(plan: ViewPlan): Promise<ms.Router> {
+    let group = this.#groups.get(plan.mappingKey);
+    if (!group) {
+      group = [];
+      this.#groups.set(plan.mappingKey, group);
+    }
+    const free = group.find((f) => f.viewers < this.#viewersPerRouter && !f.router.closed);
+    if (free) return free.router;
+    const router = await this.#pool.createRouter(
+      plan.served.map((s) => routerCodec(s.section.kind, s.producerCodec, s.viewerCodec.payloadType)),
+      { streamId: this.streamId, role: 'edge', mapping: plan.mappingKey },
+    );
+    try {
+      for (const producer of this.source.producers) {
+        if (!plan.served.some((s) => s.producer.id === producer.id)) continue;
+        await this.source.router.pipeToRouter({ producerId: producer.id, router });
+      }
+    } catch (error) {
+      router.close();
+      throw error;
+    }
+    const fanout: FanoutRouter = { router, viewers: 0 };
+    group.push(fanout);
+    this.#log.info({ mapping: plan.mappingKey, routers: this.routerCount }, 'fan-out router opened');
+    return router;
+  }
+
+  /** Registers a viewer session on `router`; the stream closes after its last viewer. */
+  attach(session: WhepSession, router: ms.Router): void {
+    const fanout = this.#findFanout(router);
+    if (!fanout) throw new Error('router does not belong to this stream');
+    fanout.viewers++;
+    this.#sessions.add(session);
+    session.once('closed', () => {
+      fanout.viewers--;
+      this.#sessions.delete(session);
+      if (fanout.viewers === 0) this.#closeFanout(fanout);
+      if (this.#sessions.size === 0) this.close('deleted');
+    });
+  }
+
+  /** Closes a fan-out router that a failed session setup left empty. */
+  releaseIfUnused(router: ms.Router): void {
+    const fanout = this.#findFanout(router);
+    if (fanout && fanout.viewers === 0) this.#closeFanout(fanout);
+    if (this.#sessions.size === 0) this.close('deleted');
+  }
+
+  #findFanout(router: ms.Router): FanoutRouter | undefined {
+    for (const group of this.#groups.values()) {
+      const found = group.find((f) => f.router === router);
+      if (found) return found;
+    }
+    return undefined;
+  }
+
+  #closeFanout(fanout: FanoutRouter): void {
+    for (const [key, group] of this.#groups) {
+      const index = group.indexOf(fanout);
+      if (index === -1) continue;
+      group.splice(index, 1);
+      if (group.length === 0) this.#groups.delete(key);
+    }
+    fanout.router.close();
+  }
+
+  close(reason: CloseReason): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#offSource();
+    for (const session of [...this.#sessions]) session.close(reason);
+    for (const group of this.#groups.values()) for (const f of group) f.router.close();
+    this.#groups.clear();
+    this.#log.info({ reason }, 'edge stream closed');
+    this.emit('closed', { reason });
+    this.removeAllListeners();
+  }
+}

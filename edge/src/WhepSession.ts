@@ -1,0 +1,200 @@
+/**
+ * A viewer's WHEP session: one WebRtcTransport on a fan-out router and one Consumer per
+ * served section. Consumers start paused and resume once DTLS is up, which makes mediasoup
+ * ask the publisher for a keyframe right when the viewer can use it (fast first frame).
+ */
+import type { types as ms } from 'mediasoup';
+import {
+  PeerTransport,
+  TypedEmitter,
+  buildAnswer,
+  createLogger,
+  normalizedMimeType,
+  supportedFeedback,
+  type AnswerSection,
+  type CloseReason,
+  type MediaConfig,
+  type SessionConfig,
+} from '@wisp/core';
+import type { ServedSection, ViewPlan } from './planView.ts';
+
+export interface WhepSessionEvents extends Record<string, unknown> {
+  closed: { reason: CloseReason };
+}
+
+export class WhepSession extends TypedEmitter<WhepSessionEvents> {
+  readonly id: string;
+  readonly streamId: string;
+  readonly peer: PeerTransport;
+  readonly consumers: ms.Consumer[];
+  readonly answer: string;
+  readonly mids: { mid: string; kind: string; protocol: string }[];
+  readonly createdAt = Date.now();
+  #closed = false;
+
+  private constructor(options: {
+    id: string;
+    streamId: string;
+    peer: PeerTransport;
+    consumers: ms.Consumer[];
+    answer: string;
+    mids: { mid: string; kind: string; protocol: string }[];
+  }) {
+    super();
+    this.id = options.id;
+    this.streamId = options.streamId;
+    this.peer = options.peer;
+    this.consumers = options.consumers;
+    this.answer = options.answer;
+    this.mids = options.mids;
+    this.peer.on('closed', ({ reason }) => this.close(reason));
+    const resume = (): void => {
+      for (const consumer of this.consumers) {
+        consumer.resume().catch(() => undefined); // Closed meanwhile: nothing to resume.
+      }
+    };
+    if (this.peer.connected) resume();
+    else this.peer.once('connected', resume);
+    for (const consumer of this.consumers) {
+      consumer.on('producerclose', () => this.close('stream-offline'));
+    }
+  }
+
+  static async create(options: {
+    id: string;
+    streamId: string;
+    router: ms.Router;
+    plan: ViewPlan;
+    media: MediaConfig;
+    session: SessionConfig;
+  }): Promise<WhepSession> {
+    const { router, plan } = options;
+    const log = createLogger('WhepSession', { streamId: options.streamId, sessionId: options.id });
+    const peer = await PeerTransport.create({
+      router,
+      offer: plan.offer,
+      media: options.media,
+      session: options.session,
+      log,
+    });
+    try {
+      const consumers: ms.Consumer[] = [];
+      for (const served of plan.served) {
+        consumers.push(
+          await peer.transport.consume({
+            producerId: served.producer.id,
+            rtpCapabilities: viewerCapabilities(served, router),
+            paused: true,
+          }),
+        );
+      }
+      const answer = buildAnswer({
+        transport: peer.answerTransport(),
+        sections: answerSections(plan, consumers, options.streamId),
+      });
+      const mids = plan.served.map(({ section }) => ({
+        mid: section.mid,
+        kind: section.kind,
+        protocol: section.protocol,
+      }));
+      return new WhepSession({ ...options, peer, consumers, answer, mids });
+    } catch (error) {
+      peer.close('error');
+      throw error;
+    }
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  close(reason: CloseReason): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.peer.close(reason);
+    this.emit('closed', { reason });
+    this.removeAllListeners();
+  }
+}
+
+/**
+ * The viewer's capabilities for one section, in mediasoup's terms: the producer's codec at the
+ * viewer's payload type (the fan-out router was created with that payload type), no RTX
+ * (mediasoup 3.8 can't choose RTX payload types per consumer; NACKed packets are resent on
+ * the media SSRC instead), and the viewer's header extensions that have mediasoup's ids.
+ */
+function viewerCapabilities(served: ServedSection, router: ms.Router): ms.RtpCapabilities {
+  const { section, producerCodec, viewerCodec } = served;
+  const codec: ms.RtpCodecCapability = {
+    kind: section.kind,
+    mimeType: normalizedMimeType(section.kind, producerCodec),
+    preferredPayloadType: viewerCodec.payloadType,
+    clockRate: producerCodec.clockRate,
+    parameters: { ...producerCodec.parameters },
+    rtcpFeedback: supportedFeedback(section.kind, viewerCodec),
+  };
+  if (section.kind === 'audio') codec.channels = producerCodec.channels ?? 2;
+  const supported = router.rtpCapabilities.headerExtensions ?? [];
+  const headerExtensions = section.headerExtensions
+    .filter((ext) =>
+      supported.some((s) => s.uri === ext.uri && s.preferredId === ext.id && s.kind === section.kind),
+    )
+    .map((ext) => ({
+      kind: section.kind,
+      uri: ext.uri as ms.RtpHeaderExtension['uri'],
+      preferredId: ext.id,
+      preferredEncrypt: false,
+      direction: 'sendrecv' as const,
+    }));
+  return { codecs: [codec], headerExtensions };
+}
+
+function answerSections(plan: ViewPlan, consumers: ms.Consumer[], streamId: string): AnswerSection[] {
+  const msidStream = `wisp-${streamId}`;
+  return plan.offer.sections.map((section) => {
+    const index = plan.served.findIndex((s) => s.section.mid === section.mid);
+    const served = plan.served[index];
+    const consumer = consumers[index];
+    if (!served || !consumer) {
+      return {
+        mid: section.mid,
+        kind: section.kind,
+        protocol: section.protocol,
+        accepted: false,
+        direction: 'sendonly',
+        codecs: [],
+        headerExtensions: [],
+        rtcpRsize: false,
+      };
+    }
+    const { viewerCodec } = served;
+    const sent = consumer.rtpParameters.codecs[0]!;
+    const encoding = consumer.rtpParameters.encodings?.[0];
+    return {
+      mid: section.mid,
+      kind: section.kind,
+      protocol: section.protocol,
+      accepted: true,
+      direction: 'sendonly',
+      codecs: [
+        {
+          payloadType: viewerCodec.payloadType,
+          name: viewerCodec.mimeType.split('/')[1]!,
+          clockRate: viewerCodec.clockRate,
+          ...(viewerCodec.channels !== undefined ? { channels: viewerCodec.channels } : {}),
+          ...(viewerCodec.fmtp !== undefined ? { fmtp: viewerCodec.fmtp } : {}),
+          rtcpFeedback: sent.rtcpFeedback ?? [],
+        },
+      ],
+      headerExtensions: (consumer.rtpParameters.headerExtensions ?? []).map((e) => ({
+        id: e.id,
+        uri: e.uri,
+      })),
+      rtcpRsize: section.rtcpRsize,
+      msid: { streamId: msidStream, trackId: `${section.kind}-${consumer.id}` },
+      ...(encoding?.ssrc !== undefined
+        ? { ssrcs: { ssrc: encoding.ssrc, cname: consumer.rtpParameters.rtcp?.cname ?? 'wisp' } }
+        : {}),
+    };
+  });
+}

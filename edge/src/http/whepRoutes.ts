@@ -1,0 +1,67 @@
+/**
+ * WHEP endpoint (draft-ietf-wish-whep): `POST /whep/:streamId` with a recvonly offer creates
+ * a session at `/whep/:streamId/:sessionId`. Public streams need no token: the unguessable
+ * session URL is the capability for PATCH and DELETE.
+ */
+import { Hono } from 'hono';
+import {
+  SDP_TYPE,
+  addLinks,
+  handleSessionPatch,
+  iceServerLinks,
+  methodNotAllowed,
+  onError,
+  optionsResponse,
+  readTextBody,
+  requireContentType,
+  type IceServerConfig,
+} from '@wisp/core';
+import type { Edge } from '../Edge.ts';
+
+export interface WhepRoutesOptions {
+  edge: Edge;
+  publicUrl: string;
+  iceServers: IceServerConfig[];
+  maxSdpBytes: number;
+}
+
+export function createWhepRoutes(options: WhepRoutesOptions): Hono {
+  const { edge, publicUrl, iceServers, maxSdpBytes } = options;
+  const app = new Hono();
+  app.onError(onError);
+
+  app.options('/whep/:streamId', (c) => optionsResponse(c, 'endpoint', iceServers));
+  // WHEP §4.1/§4.2: GET and HEAD answer 2xx, no content, Content-Type application/sdp (N11/N12).
+  app.on(['GET', 'HEAD'], '/whep/:streamId', (c) => {
+    c.header('Content-Type', SDP_TYPE);
+    return c.body(null, 200);
+  });
+  app.post('/whep/:streamId', async (c) => {
+    requireContentType(c, SDP_TYPE, { post: SDP_TYPE });
+    const sdp = await readTextBody(c, maxSdpBytes);
+    const streamId = c.req.param('streamId');
+    const session = await edge.view(streamId, sdp);
+    c.header('Location', `${publicUrl}/whep/${encodeURIComponent(streamId)}/${session.id}`);
+    c.header('ETag', session.peer.etag);
+    c.header('Content-Type', SDP_TYPE);
+    addLinks(c, iceServerLinks(iceServers));
+    return c.body(session.answer, 201);
+  });
+  app.all('/whep/:streamId', (c) => methodNotAllowed(c, 'endpoint'));
+
+  app.options('/whep/:streamId/:sessionId', (c) => optionsResponse(c, 'session', iceServers));
+  app.on(['GET', 'HEAD'], '/whep/:streamId/:sessionId', (c) => {
+    edge.getSession(c.req.param('streamId'), c.req.param('sessionId'));
+    return c.body(null, 200);
+  });
+  app.patch('/whep/:streamId/:sessionId', async (c) => {
+    const session = edge.getSession(c.req.param('streamId'), c.req.param('sessionId'));
+    return handleSessionPatch(c, session.peer, session.mids, maxSdpBytes);
+  });
+  app.delete('/whep/:streamId/:sessionId', (c) => {
+    edge.getSession(c.req.param('streamId'), c.req.param('sessionId')).close('deleted');
+    return c.body(null, 200);
+  });
+  app.all('/whep/:streamId/:sessionId', (c) => methodNotAllowed(c, 'session'));
+  return app;
+}

@@ -1,0 +1,5 @@
+export * from './Edge.ts';
+export * from './EdgeStream.ts';
+export * from './WhepSession.ts';
+export * from './http/whepRoutes.ts';
+export * from './planView.ts';

@@ -1,0 +1,132 @@
+/**
+ * The ingest role: accepts WHIP publishers, keeps one IngestStream per live stream, and
+ * offers live streams to edges and the recorder (LiveStreamSource). Publisher takeover: a new
+ * publish with a stream's key replaces the current publisher at once (OBS reconnects by
+ * POSTing a new session while the old one may still look alive, field-notes §1).
+ */
+import {
+  KeyedMutex,
+  NotFoundError,
+  TypedEmitter,
+  UnauthorizedError,
+  moduleLogger,
+  generateSessionId,
+  type CloseReason,
+  type LiveStatusProvider,
+  type LiveStream,
+  type LiveStreamSource,
+  type MediaConfig,
+  type SessionConfig,
+  type StreamKeyResolver,
+  type WorkerPool,
+} from '@wisp/core';
+import { IngestStream } from './IngestStream.ts';
+import type { WhipSession } from './WhipSession.ts';
+import { planPublish } from './planPublish.ts';
+
+const log = moduleLogger('Ingest');
+
+export interface IngestEvents extends Record<string, unknown> {
+  streamLive: { streamId: string };
+  streamOffline: { streamId: string; reason: CloseReason };
+}
+
+export interface IngestOptions {
+  pool: WorkerPool;
+  keys: StreamKeyResolver;
+  media: MediaConfig;
+  session: SessionConfig;
+}
+
+export class Ingest extends TypedEmitter<IngestEvents> implements LiveStreamSource, LiveStatusProvider {
+  readonly #options: IngestOptions;
+  readonly #streams = new Map<string, IngestStream>();
+  readonly #sessions = new Map<string, IngestStream>();
+  readonly #mutex = new KeyedMutex();
+  #closed = false;
+
+  constructor(options: IngestOptions) {
+    super();
+    this.#options = options;
+  }
+
+  /** Resolves a bearer stream key; 401 (no session, nothing leaked) when it is not valid. */
+  async authenticate(key: string | undefined): Promise<string> {
+    if (!key) throw new UnauthorizedError('a stream key is required as the Bearer token');
+    const streamId = await this.#options.keys.resolveStreamKey(key);
+    if (!streamId) throw new UnauthorizedError('invalid stream key', true);
+    return streamId;
+  }
+
+  /** Starts publishing `offerSdp` on the stream the key belongs to. */
+  async publish(key: string | undefined, offerSdp: string): Promise<WhipSession> {
+    const streamId = await this.authenticate(key);
+    // Validate completely before touching the current publisher or allocating anything.
+    const plan = planPublish(offerSdp);
+    return this.#mutex.run(streamId, async () => {
+      const previous = this.#streams.get(streamId);
+      if (previous) {
+        log.info({ streamId, previousSession: previous.session.id }, 'publisher takeover');
+        previous.close('replaced');
+      }
+      const stream = await IngestStream.create({
+        streamId,
+        sessionId: generateSessionId(),
+        plan,
+        pool: this.#options.pool,
+        media: this.#options.media,
+        session: this.#options.session,
+      });
+      if (this.#closed) {
+        stream.close('shutdown');
+        throw new NotFoundError('ingest is shutting down');
+      }
+      this.#streams.set(streamId, stream);
+      this.#sessions.set(stream.session.id, stream);
+      stream.on('closed', ({ reason }) => {
+        this.#sessions.delete(stream.session.id);
+        if (this.#streams.get(streamId) === stream) this.#streams.delete(streamId);
+        this.emit('streamOffline', { streamId, reason });
+      });
+      this.emit('streamLive', { streamId });
+      return stream.session;
+    });
+  }
+
+  /** The session behind a WHIP session URL, checking the bearer is that stream's key. */
+  async getSession(sessionId: string, key: string | undefined): Promise<WhipSession> {
+    const stream = this.#sessions.get(sessionId);
+    if (!stream) throw new NotFoundError('no such WHIP session');
+    const streamId = await this.authenticate(key);
+    if (streamId !== stream.streamId) throw new UnauthorizedError('invalid stream key', true);
+    return stream.session;
+  }
+
+  hasSession(sessionId: string): boolean {
+    return this.#sessions.has(sessionId);
+  }
+
+  /** Ends the live publisher of a stream (its key was rotated or the stream deleted). */
+  kick(streamId: string, reason: CloseReason): void {
+    this.#streams.get(streamId)?.close(reason);
+  }
+
+  getLiveStream(streamId: string): LiveStream | undefined {
+    return this.#streams.get(streamId);
+  }
+
+  isLive(streamId: string): boolean {
+    return this.#streams.has(streamId);
+  }
+
+  get liveStreamCount(): number {
+    return this.#streams.size;
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const stream of [...this.#streams.values()]) stream.close('shutdown');
+    this.removeAllListeners();
+  }
+}

@@ -1,0 +1,173 @@
+/**
+ * A publisher's WHIP session (RFC 9725): one WebRtcTransport and one Producer per accepted
+ * media section, on the router of its IngestStream. Created from a validated offer; closing it
+ * closes the transport (and so the producers) and tells the owner.
+ */
+import type { types as ms } from 'mediasoup';
+import {
+  PeerTransport,
+  TypedEmitter,
+  acceptedExtensions,
+  buildAnswer,
+  createLogger,
+  producerRtpParameters,
+  supportedFeedback,
+  type AnswerSection,
+  type CloseReason,
+  type MediaConfig,
+  type MediaSectionOffer,
+  type OfferedCodec,
+  type ParsedOffer,
+  type SessionConfig,
+} from '@wisp/core';
+
+export interface PublishPlan {
+  offer: ParsedOffer;
+  /** Accepted sections with the codec each one is received with. */
+  accepted: { section: MediaSectionOffer; codec: OfferedCodec }[];
+}
+
+export interface WhipSessionEvents extends Record<string, unknown> {
+  closed: { reason: CloseReason };
+}
+
+export class WhipSession extends TypedEmitter<WhipSessionEvents> {
+  readonly id: string;
+  readonly streamId: string;
+  readonly peer: PeerTransport;
+  readonly producers: ms.Producer[];
+  readonly answer: string;
+  readonly mids: { mid: string; kind: string; protocol: string }[];
+  readonly createdAt = Date.now();
+  #closed = false;
+
+  private constructor(options: {
+    id: string;
+    streamId: string;
+    peer: PeerTransport;
+    producers: ms.Producer[];
+    answer: string;
+    mids: { mid: string; kind: string; protocol: string }[];
+  }) {
+    super();
+    this.id = options.id;
+    this.streamId = options.streamId;
+    this.peer = options.peer;
+    this.producers = options.producers;
+    this.answer = options.answer;
+    this.mids = options.mids;
+    this.peer.on('closed', ({ reason }) => this.close(reason));
+  }
+
+  static async create(options: {
+    id: string;
+    streamId: string;
+    router: ms.Router;
+    plan: PublishPlan;
+    media: MediaConfig;
+    session: SessionConfig;
+  }): Promise<WhipSession> {
+    const { router, plan } = options;
+    const log = createLogger('WhipSession', { streamId: options.streamId, sessionId: options.id });
+    const peer = await PeerTransport.create({
+      router,
+      offer: plan.offer,
+      media: options.media,
+      session: options.session,
+      log,
+    });
+    const producers: ms.Producer[] = [];
+    try {
+      const supported = router.rtpCapabilities.headerExtensions ?? [];
+      for (const { section, codec } of plan.accepted) {
+        producers.push(
+          await peer.transport.produce({
+            kind: section.kind,
+            rtpParameters: producerRtpParameters(section, codec, supported),
+            appData: { mid: section.mid },
+          }),
+        );
+      }
+      const answer = buildAnswer({
+        transport: peer.answerTransport(),
+        sections: answerSections(plan, supported),
+      });
+      const mids = plan.accepted.map(({ section }) => ({
+        mid: section.mid,
+        kind: section.kind,
+        protocol: section.protocol,
+      }));
+      log.info(
+        { codecs: plan.accepted.map((a) => a.codec.mimeType), rids: plan.accepted.flatMap((a) => a.section.rids) },
+        'publishing',
+      );
+      return new WhipSession({ ...options, peer, producers, answer, mids });
+    } catch (error) {
+      peer.close('error');
+      throw error;
+    }
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  close(reason: CloseReason): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.peer.close(reason);
+    this.emit('closed', { reason });
+    this.removeAllListeners();
+  }
+}
+
+function answerSections(plan: PublishPlan, supported: ms.RtpHeaderExtension[]): AnswerSection[] {
+  const byMid = new Map(plan.accepted.map((a) => [a.section.mid, a]));
+  return plan.offer.sections.map((section) => {
+    const accepted = byMid.get(section.mid);
+    if (!accepted) {
+      return {
+        mid: section.mid,
+        kind: section.kind,
+        protocol: section.protocol,
+        accepted: false,
+        direction: 'recvonly',
+        codecs: [],
+        headerExtensions: [],
+        rtcpRsize: false,
+      };
+    }
+    const { codec } = accepted;
+    const codecs: AnswerSection['codecs'] = [
+      {
+        payloadType: codec.payloadType,
+        name: codec.mimeType.split('/')[1]!,
+        clockRate: codec.clockRate,
+        ...(codec.channels !== undefined ? { channels: codec.channels } : {}),
+        ...(codec.fmtp !== undefined ? { fmtp: codec.fmtp } : {}),
+        rtcpFeedback: supportedFeedback(section.kind, codec),
+      },
+    ];
+    if (codec.rtxPayloadType !== undefined && section.kind === 'video') {
+      codecs.push({
+        payloadType: codec.rtxPayloadType,
+        name: 'rtx',
+        clockRate: codec.clockRate,
+        fmtp: `apt=${codec.payloadType}`,
+        rtcpFeedback: [],
+      });
+    }
+    return {
+      mid: section.mid,
+      kind: section.kind,
+      protocol: section.protocol,
+      accepted: true,
+      direction: 'recvonly',
+      codecs,
+      headerExtensions: acceptedExtensions(section, supported),
+      rtcpRsize: section.rtcpRsize,
+      // Every offered layer is accepted: OBS aborts if fewer are (field-notes §1).
+      recvRids: section.rids,
+    };
+  });
+}

@@ -1,0 +1,72 @@
+/**
+ * WHIP endpoint (RFC 9725): `POST /whip` with the stream key as Bearer token creates a
+ * session at `/whip/:sessionId`. Mounted at the root of the server app.
+ */
+import { Hono } from 'hono';
+import {
+  SDP_TYPE,
+  addLinks,
+  handleSessionPatch,
+  iceServerLinks,
+  methodNotAllowed,
+  onError,
+  optionsResponse,
+  parseBearer,
+  readTextBody,
+  requireContentType,
+  type IceServerConfig,
+} from '@wisp/core';
+import type { Ingest } from '../Ingest.ts';
+
+export interface WhipRoutesOptions {
+  ingest: Ingest;
+  publicUrl: string;
+  iceServers: IceServerConfig[];
+  maxSdpBytes: number;
+}
+
+export function createWhipRoutes(options: WhipRoutesOptions): Hono {
+  const { ingest, publicUrl, iceServers, maxSdpBytes } = options;
+  const app = new Hono();
+  app.onError(onError);
+
+  app.options('/whip', (c) => optionsResponse(c, 'endpoint', iceServers));
+  // RFC 9725 §4.1: GET on the endpoint answers 2xx with no content (F1).
+  app.on(['GET', 'HEAD'], '/whip', (c) => c.body(null, 200));
+  app.post('/whip', async (c) => {
+    requireContentType(c, SDP_TYPE, { post: SDP_TYPE });
+    const sdp = await readTextBody(c, maxSdpBytes);
+    const session = await ingest.publish(parseBearer(c.req.header('authorization')), sdp);
+    // Absolute Location: OBS, GStreamer and some players mishandle relative ones (§R.1).
+    c.header('Location', `${publicUrl}/whip/${session.id}`);
+    c.header('ETag', session.peer.etag);
+    c.header('Content-Type', SDP_TYPE);
+    addLinks(c, iceServerLinks(iceServers));
+    return c.body(session.answer, 201);
+  });
+  app.all('/whip', (c) => methodNotAllowed(c, 'endpoint'));
+
+  app.options('/whip/:sessionId', (c) => optionsResponse(c, 'session', iceServers));
+  app.on(['GET', 'HEAD'], '/whip/:sessionId', async (c) => {
+    await ingest.getSession(c.req.param('sessionId'), parseBearer(c.req.header('authorization')));
+    return c.body(null, 200);
+  });
+  app.patch('/whip/:sessionId', async (c) => {
+    const session = await ingest.getSession(
+      c.req.param('sessionId'),
+      parseBearer(c.req.header('authorization')),
+    );
+    return handleSessionPatch(c, session.peer, session.mids, maxSdpBytes);
+  });
+  // DELETE ignores If-Match (F4) and answers exactly 200, which OBS 30 expects (F3).
+  app.delete('/whip/:sessionId', async (c) => {
+    const session = await ingest.getSession(
+      c.req.param('sessionId'),
+      parseBearer(c.req.header('authorization')),
+    );
+    session.close('deleted');
+    return c.body(null, 200);
+  });
+  app.all('/whip/:sessionId', (c) => methodNotAllowed(c, 'session'));
+  return app;
+}

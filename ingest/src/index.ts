@@ -1,0 +1,5 @@
+export * from './Ingest.ts';
+export * from './IngestStream.ts';
+export * from './WhipSession.ts';
+export * from './http/whipRoutes.ts';
+export * from './planPublish.ts';

@@ -1,0 +1,60 @@
+/**
+ * `npm start`: every role in one process on embedded defaults. Ready when GET /healthz
+ * answers 200.
+ */
+import { ConfigError, createLogger, loadConfig } from '@wisp/core';
+import { Platform } from './Platform.ts';
+
+const log = createLogger('main');
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const platform = await Platform.create(config);
+  platform.pool.on('workerDied', () => {
+    log.fatal('a mediasoup worker died; exiting so the supervisor restarts the process');
+    void platform.close().finally(() => process.exit(1));
+  });
+  const { port } = await platform.listen();
+  const url = config.http.publicUrl;
+  const token = config.adminTokenGenerated ? config.adminToken : '<your ADMIN_TOKEN>';
+  const banner = [
+    '',
+    `  wisp is live on ${url} (HTTP port ${port})`,
+    config.adminTokenGenerated
+      ? `  Admin token (generated; set ADMIN_TOKEN to keep one): ${config.adminToken}`
+      : '  Admin token: from ADMIN_TOKEN',
+    `  WHIP URL for OBS (Settings > Stream > Service: WHIP > Server): ${url}/whip`,
+    '  Create a stream and its key (the key goes in OBS\'s "Bearer Token" field):',
+    `    curl -s -X POST ${url}/api/streams -H 'Authorization: Bearer ${token}' \\`,
+    `         -H 'Content-Type: application/json' -d '{"name":"my stream"}'`,
+    '  Then open the returned playerUrl to watch, or publish from a browser at',
+    `    ${url}/publish`,
+    '',
+  ].join('\n');
+  process.stdout.write(`${banner}\n`);
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    platform
+      .close()
+      .then(() => process.exit(0))
+      .catch((error: unknown) => {
+        log.error({ err: error }, 'error while shutting down');
+        process.exit(1);
+      });
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof ConfigError) {
+    process.stderr.write(`configuration error: ${error.message}\n`);
+  } else {
+    log.fatal({ err: error }, 'failed to start');
+  }
+  process.exit(1);
+});
