@@ -123,3 +123,19 @@ export class InvalidStateError extends Error {
 export function isAppError(error: unknown): error is AppError {
   return error instanceof AppError;
 }
+
+/**
+ * mediasoup rejects parameters it can't use with TypeError or UnsupportedError. When those
+ * parameters came from a client's SDP, that is the client's error (422), not ours: this maps
+ * them and passes anything else (InvalidStateError: a closed router) through unchanged. Use
+ * it only around calls whose only variable input is the client's.
+ */
+export function clientParameterError(error: unknown, what: string): unknown {
+  // The worker reports rejected parameters (duplicate SSRC, bad RID...) as a plain Error.
+  const names = ['TypeError', 'UnsupportedError', 'Error'];
+  if (error instanceof Error && names.includes(error.name) && !(error instanceof AppError)) {
+    const detail = error.message.replace(/\s*\[method:[^\]]*\]\s*$/, '').trim();
+    return new UnprocessableError(`${what} rejected by the media server${detail ? `: ${detail}` : ''}`);
+  }
+  return error;
+}

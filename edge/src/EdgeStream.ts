@@ -12,6 +12,7 @@
 import type { types as ms } from 'mediasoup';
 import {
   TypedEmitter,
+  clientParameterError,
   createLogger,
   routerCodec,
   type CloseReason,
@@ -77,10 +78,16 @@ export class EdgeStream extends TypedEmitter<EdgeStreamEvents> {
     }
     const free = group.find((f) => f.viewers < this.#viewersPerRouter && !f.router.closed);
     if (free) return free.router;
-    const router = await this.#pool.createRouter(
-      plan.served.map((s) => routerCodec(s.section.kind, s.producerCodec, s.viewerCodec.payloadType)),
-      { streamId: this.streamId, role: 'edge', mapping: plan.mappingKey },
-    );
+    const router = await this.#pool
+      .createRouter(
+        plan.served.map((s) =>
+          routerCodec(s.section.kind, s.producerCodec, s.viewerCodec.payloadType),
+        ),
+        { streamId: this.streamId, role: 'edge', mapping: plan.mappingKey },
+      )
+      .catch((error: unknown) => {
+        throw clientParameterError(error, "the viewer's payload types");
+      });
     try {
       for (const producer of this.source.producers) {
         if (!plan.served.some((s) => s.producer.id === producer.id)) continue;

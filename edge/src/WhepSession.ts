@@ -8,6 +8,7 @@ import {
   PeerTransport,
   TypedEmitter,
   buildAnswer,
+  clientParameterError,
   createLogger,
   normalizedMimeType,
   supportedFeedback,
@@ -80,13 +81,17 @@ export class WhepSession extends TypedEmitter<WhepSessionEvents> {
     try {
       const consumers: ms.Consumer[] = [];
       for (const served of plan.served) {
-        consumers.push(
-          await peer.transport.consume({
-            producerId: served.producer.id,
-            rtpCapabilities: viewerCapabilities(served, router),
-            paused: true,
-          }),
-        );
+        try {
+          consumers.push(
+            await peer.transport.consume({
+              producerId: served.producer.id,
+              rtpCapabilities: viewerCapabilities(served, router),
+              paused: true,
+            }),
+          );
+        } catch (error) {
+          throw clientParameterError(error, `the capabilities of mid ${served.section.mid}`);
+        }
       }
       const answer = buildAnswer({
         transport: peer.answerTransport(),

@@ -6,6 +6,7 @@
 import type { types as ms } from 'mediasoup';
 import {
   TypedEmitter,
+  clientParameterError,
   createLogger,
   routerCodec,
   type CloseReason,
@@ -43,10 +44,14 @@ export class IngestStream extends TypedEmitter<IngestStreamEvents> implements Li
     session: SessionConfig;
   }): Promise<IngestStream> {
     const { plan } = options;
-    const router = await options.pool.createRouter(
-      plan.accepted.map(({ section, codec }) => routerCodec(section.kind, codec)),
-      { streamId: options.streamId, role: 'ingest' },
-    );
+    const router = await options.pool
+      .createRouter(
+        plan.accepted.map(({ section, codec }) => routerCodec(section.kind, codec)),
+        { streamId: options.streamId, role: 'ingest' },
+      )
+      .catch((error: unknown) => {
+        throw clientParameterError(error, 'the offered codecs');
+      });
     try {
       const session = await WhipSession.create({
         id: options.sessionId,

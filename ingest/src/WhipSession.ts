@@ -9,6 +9,7 @@ import {
   TypedEmitter,
   acceptedExtensions,
   buildAnswer,
+  clientParameterError,
   createLogger,
   producerRtpParameters,
   supportedFeedback,
@@ -80,13 +81,17 @@ export class WhipSession extends TypedEmitter<WhipSessionEvents> {
     try {
       const supported = router.rtpCapabilities.headerExtensions ?? [];
       for (const { section, codec } of plan.accepted) {
-        producers.push(
-          await peer.transport.produce({
-            kind: section.kind,
-            rtpParameters: producerRtpParameters(section, codec, supported),
-            appData: { mid: section.mid },
-          }),
-        );
+        try {
+          producers.push(
+            await peer.transport.produce({
+              kind: section.kind,
+              rtpParameters: producerRtpParameters(section, codec, supported),
+              appData: { mid: section.mid },
+            }),
+          );
+        } catch (error) {
+          throw clientParameterError(error, `the RTP parameters of mid ${section.mid}`);
+        }
       }
       const answer = buildAnswer({
         transport: peer.answerTransport(),

@@ -41,5 +41,11 @@ export function planPublish(sdp: string): PublishPlan {
     if (section.rids.length > 8) throw new UnprocessableError('at most 8 simulcast layers');
     return { section, codec: selectPublishCodec(section) };
   });
+  const ssrcs = accepted.flatMap(({ section }) =>
+    section.ssrcs.flatMap((s) => (s.rtxSsrc !== undefined ? [s.ssrc, s.rtxSsrc] : [s.ssrc])),
+  );
+  if (new Set(ssrcs).size !== ssrcs.length) {
+    throw new ValidationError('the offer uses one SSRC for two streams');
+  }
   return { offer, accepted };
 }
