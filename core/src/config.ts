@@ -133,6 +133,13 @@ function bool(env: Env, name: string, fallback: boolean): boolean {
 }
 
 function parseIceServers(env: Env): IceServerConfig[] {
+  // OBS splits Link headers on "," and takes values between quotes: keep credentials free
+  // of both (conformance D3).
+  for (const name of ['TURN_USERNAME', 'TURN_CREDENTIAL']) {
+    if (env[name] && /[,"\\]/.test(env[name])) {
+      throw new ConfigError(`${name} must not contain commas, quotes or backslashes`);
+    }
+  }
   const raw = env.ICE_SERVERS?.trim();
   if (!raw) return [];
   return raw
@@ -141,7 +148,14 @@ function parseIceServers(env: Env): IceServerConfig[] {
     .filter(Boolean)
     .map((url) => {
       if (!/^(stun|stuns|turn|turns):/.test(url)) {
-        throw new ConfigError(`ICE_SERVERS entry "${url}" must start with stun:, stuns:, turn: or turns:`);
+        throw new ConfigError(
+          `ICE_SERVERS entry "${url}" must start with stun:, stuns:, turn: or turns:`,
+        );
+      }
+      if (/[\s,"]/.test(url)) {
+        throw new ConfigError(
+          `ICE_SERVERS entry "${url}" must not contain spaces, commas or quotes`,
+        );
       }
       const isTurn = url.startsWith('turn');
       const server: IceServerConfig = { url };

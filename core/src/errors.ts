@@ -135,7 +135,9 @@ export function clientParameterError(error: unknown, what: string): unknown {
   const names = ['TypeError', 'UnsupportedError', 'Error'];
   if (error instanceof Error && names.includes(error.name) && !(error instanceof AppError)) {
     const detail = error.message.replace(/\s*\[method:[^\]]*\]\s*$/, '').trim();
-    return new UnprocessableError(`${what} rejected by the media server${detail ? `: ${detail}` : ''}`);
+    return new UnprocessableError(
+      `${what} rejected by the media server${detail ? `: ${detail}` : ''}`,
+    );
   }
   return error;
 }

@@ -30,11 +30,13 @@ export function onError(error: Error, c: Context): Response {
     instance: c.req.path,
     ...problem.details,
   };
+  // Hono merges headers set on c.res before the error back into the error response, so
+  // remove those that describe a created resource from c.res itself.
+  c.res.headers.delete('Location');
+  c.res.headers.delete('ETag');
   const headers = new Headers(c.res.headers);
   for (const [name, value] of Object.entries(problem.headers)) headers.set(name, value);
   headers.set('Content-Type', 'application/problem+json');
-  headers.delete('Location');
-  headers.delete('ETag');
   return new Response(JSON.stringify(body), { status: problem.status, headers });
 }
 
@@ -42,7 +44,7 @@ export function onError(error: Error, c: Context): Response {
 export function mediaType(c: Context): string | undefined {
   const raw = c.req.header('content-type');
   if (!raw) return undefined;
-  return raw.split(';')[0]!.trim().toLowerCase();
+  return raw.split(';')[0].trim().toLowerCase();
 }
 
 export function requireContentType(

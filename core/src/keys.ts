@@ -31,11 +31,13 @@ export function generateSessionId(): string {
 }
 
 /**
- * Extracts the token of an `Authorization: Bearer <token>` header. Tolerates case and extra
- * whitespace; returns undefined when the header is missing or not a bearer.
+ * Extracts the token of an `Authorization: Bearer <token>` header. Tolerates case, extra
+ * whitespace, and a doubled prefix: users paste "Bearer <key>" into OBS's Bearer Token field,
+ * which OBS sends as "Bearer Bearer <key>" (field-notes §2, item 6). Returns undefined when the
+ * header is missing or not a bearer.
  */
 export function parseBearer(header: string | undefined | null): string | undefined {
   if (!header) return undefined;
-  const match = /^\s*bearer\s+(\S+)\s*$/i.exec(header);
+  const match = /^\s*bearer\s+(?:bearer\s+)?(\S+)\s*$/i.exec(header);
   return match?.[1];
 }

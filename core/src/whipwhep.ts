@@ -32,19 +32,29 @@ export function cors(origin: string): MiddlewareHandler {
   };
 }
 
-/** One Link header per ICE server, in the form OBS parses (field-notes §1, D1-D3). */
+function quoted(value: string): string {
+  return `"${value.replace(/[\\"]/g, (ch) => `\\${ch}`)}"`;
+}
+
+/** One Link value per ICE server (RFC 9725 §4.6; D1-D3). */
 export function iceServerLinks(servers: IceServerConfig[]): string[] {
   return servers.map((s) => {
     let link = `<${s.url}>; rel="ice-server"`;
     if (s.username !== undefined && s.credential !== undefined) {
-      link += `; username="${s.username}"; credential="${s.credential}"; credential-type="password"`;
+      link += `; username=${quoted(s.username)}; credential=${quoted(s.credential)}; credential-type="password"`;
     }
     return link;
   });
 }
 
+/**
+ * Sends the Links as one header joined by "," without spaces. Node sends repeated headers
+ * as one line joined by ", ", and OBS splits the line on "," without trimming, so it would
+ * ignore every server after the first (field-notes §1, D3). Config refuses commas in
+ * credentials, so the split is safe.
+ */
 export function addLinks(c: Context, links: string[]): void {
-  for (const link of links) c.header('Link', link, { append: true });
+  if (links.length > 0) c.header('Link', links.join(','));
 }
 
 /**
@@ -76,7 +86,11 @@ export function methodNotAllowed(c: Context, kind: 'endpoint' | 'session'): Resp
   c.header('Allow', kind === 'endpoint' ? ENDPOINT_METHODS : SESSION_METHODS);
   c.header('Content-Type', 'application/problem+json');
   return c.body(
-    JSON.stringify({ title: 'Method Not Allowed', status: 405, detail: `${c.req.method} is not supported here` }),
+    JSON.stringify({
+      title: 'Method Not Allowed',
+      status: 405,
+      detail: `${c.req.method} is not supported here`,
+    }),
     405,
   );
 }
@@ -99,8 +113,5 @@ export async function handleSessionPatch(
   if (result.kind === 'trickle') return c.body(null, 204);
   c.header('ETag', result.etag);
   c.header('Content-Type', SDPFRAG_TYPE);
-  return c.body(
-    buildIceRestartFragment({ transport: result.transport, mids }),
-    200,
-  );
+  return c.body(buildIceRestartFragment({ transport: result.transport, mids }), 200);
 }

@@ -57,7 +57,11 @@ export class Edge {
       if (live.closed) throw this.#notLive();
       let stream = this.#streams.get(streamId);
       if (!stream || stream.closed || stream.source !== live) {
-        stream = new EdgeStream({ source: live, pool: this.#options.pool, viewersPerRouter: this.#options.media.viewersPerRouter });
+        stream = new EdgeStream({
+          source: live,
+          pool: this.#options.pool,
+          viewersPerRouter: this.#options.media.viewersPerRouter,
+        });
         const created = stream;
         this.#streams.set(streamId, created);
         created.once('closed', () => {
@@ -82,7 +86,10 @@ export class Edge {
       stream.attach(session, router);
       this.#sessions.set(session.id, session);
       session.once('closed', () => this.#sessions.delete(session.id));
-      this.#log.debug({ streamId, sessionId: session.id, viewers: stream.viewerCount }, 'viewer joined');
+      this.#log.debug(
+        { streamId, sessionId: session.id, viewers: stream.viewerCount },
+        'viewer joined',
+      );
       return session;
     });
   }

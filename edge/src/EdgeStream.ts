@@ -99,7 +99,10 @@ export class EdgeStream extends TypedEmitter<EdgeStreamEvents> {
     }
     const fanout: FanoutRouter = { router, viewers: 0 };
     group.push(fanout);
-    this.#log.info({ mapping: plan.mappingKey, routers: this.routerCount }, 'fan-out router opened');
+    this.#log.info(
+      { mapping: plan.mappingKey, routers: this.routerCount },
+      'fan-out router opened',
+    );
     return router;
   }
 

@@ -9,12 +9,14 @@ import {
   TypedEmitter,
   buildAnswer,
   clientParameterError,
+  rejectedSection,
   createLogger,
   normalizedMimeType,
   supportedFeedback,
   type AnswerSection,
   type CloseReason,
   type MediaConfig,
+  type MediaSectionOffer,
   type SessionConfig,
 } from '@wisp/core';
 import type { ServedSection, ViewPlan } from './planView.ts';
@@ -86,6 +88,8 @@ export class WhepSession extends TypedEmitter<WhepSessionEvents> {
             await peer.transport.consume({
               producerId: served.producer.id,
               rtpCapabilities: viewerCapabilities(served, router),
+              // mediasoup writes this in the MID header extension: it must be the viewer's mid.
+              mid: served.section.mid,
               paused: true,
             }),
           );
@@ -135,18 +139,20 @@ function viewerCapabilities(served: ServedSection, router: ms.Router): ms.RtpCap
     mimeType: normalizedMimeType(section.kind, producerCodec),
     preferredPayloadType: viewerCodec.payloadType,
     clockRate: producerCodec.clockRate,
-    parameters: { ...producerCodec.parameters },
+    parameters: { ...(producerCodec.parameters as Record<string, unknown>) },
     rtcpFeedback: supportedFeedback(section.kind, viewerCodec),
   };
   if (section.kind === 'audio') codec.channels = producerCodec.channels ?? 2;
   const supported = router.rtpCapabilities.headerExtensions ?? [];
   const headerExtensions = section.headerExtensions
     .filter((ext) =>
-      supported.some((s) => s.uri === ext.uri && s.preferredId === ext.id && s.kind === section.kind),
+      supported.some(
+        (s) => s.uri === ext.uri && s.preferredId === ext.id && s.kind === section.kind,
+      ),
     )
     .map((ext) => ({
       kind: section.kind,
-      uri: ext.uri as ms.RtpHeaderExtension['uri'],
+      uri: ext.uri,
       preferredId: ext.id,
       preferredEncrypt: false,
       direction: 'sendrecv' as const,
@@ -154,26 +160,40 @@ function viewerCapabilities(served: ServedSection, router: ms.Router): ms.RtpCap
   return { codecs: [codec], headerExtensions };
 }
 
-function answerSections(plan: ViewPlan, consumers: ms.Consumer[], streamId: string): AnswerSection[] {
+/**
+ * The answer's sections in the offer's m-line order: served sections, then rejected ones
+ * (media we don't have, data channels) with port 0, so the answer has as many m-lines as the
+ * offer (JSEP).
+ */
+function answerSections(
+  plan: ViewPlan,
+  consumers: ms.Consumer[],
+  streamId: string,
+): AnswerSection[] {
   const msidStream = `wisp-${streamId}`;
-  return plan.offer.sections.map((section) => {
+  const media = plan.offer.sections.map((section) => ({ index: section.index, section }));
+  const others = plan.offer.otherSections.map((other) => ({
+    index: other.index,
+    answer: rejectedSection(other),
+  }));
+  const mediaAnswers = media.map(({ index, section }) => ({
+    index,
+    answer: mediaAnswer(section),
+  }));
+  return [...mediaAnswers, ...others].sort((a, b) => a.index - b.index).map((a) => a.answer);
+
+  function mediaAnswer(section: MediaSectionOffer): AnswerSection {
     const index = plan.served.findIndex((s) => s.section.mid === section.mid);
     const served = plan.served[index];
     const consumer = consumers[index];
     if (!served || !consumer) {
-      return {
-        mid: section.mid,
-        kind: section.kind,
-        protocol: section.protocol,
-        accepted: false,
-        direction: 'sendonly',
-        codecs: [],
-        headerExtensions: [],
-        rtcpRsize: false,
-      };
+      return rejectedSection({
+        ...section,
+        formats: section.codecs.map((c) => c.payloadType).join(' '),
+      });
     }
     const { viewerCodec } = served;
-    const sent = consumer.rtpParameters.codecs[0]!;
+    const sent = consumer.rtpParameters.codecs[0];
     const encoding = consumer.rtpParameters.encodings?.[0];
     return {
       mid: section.mid,
@@ -184,7 +204,7 @@ function answerSections(plan: ViewPlan, consumers: ms.Consumer[], streamId: stri
       codecs: [
         {
           payloadType: viewerCodec.payloadType,
-          name: viewerCodec.mimeType.split('/')[1]!,
+          name: viewerCodec.mimeType.split('/')[1],
           clockRate: viewerCodec.clockRate,
           ...(viewerCodec.channels !== undefined ? { channels: viewerCodec.channels } : {}),
           ...(viewerCodec.fmtp !== undefined ? { fmtp: viewerCodec.fmtp } : {}),
@@ -201,5 +221,5 @@ function answerSections(plan: ViewPlan, consumers: ms.Consumer[], streamId: stri
         ? { ssrcs: { ssrc: encoding.ssrc, cname: consumer.rtpParameters.rtcp?.cname ?? 'wisp' } }
         : {}),
     };
-  });
+  }
 }

@@ -66,7 +66,9 @@ export function planView(sdp: string, producers: readonly ms.Producer[]): ViewPl
     throw new UnprocessableError('the offer uses one payload type for two media sections');
   }
   // Audio first: mediasoup allocates RTX payload types after each codec (see EdgeStream).
-  served.sort((a, b) => (a.section.kind === b.section.kind ? 0 : a.section.kind === 'audio' ? -1 : 1));
+  served.sort((a, b) =>
+    a.section.kind === b.section.kind ? 0 : a.section.kind === 'audio' ? -1 : 1,
+  );
   const mappingKey = served.map((s) => `${s.section.kind}:${s.viewerCodec.payloadType}`).join('|');
   return { offer, served, mappingKey };
 }

@@ -8,7 +8,8 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 pkg="$root/node_modules/mediasoup"
 want="3.8.4"
 bin="$pkg/worker/out/Release/mediasoup-worker"
-stamp="$pkg/worker/out/.built-$want"
+# Bump the suffix whenever the patches below change, so existing builds are redone.
+stamp="$pkg/worker/out/.built-$want-wisp1"
 
 if [ ! -f "$pkg/package.json" ]; then
   echo "build-mediasoup-worker: $pkg is missing; run npm install first" >&2
@@ -29,6 +30,9 @@ absl="$pkg/worker/deps/libwebrtc/deps/abseil-cpp/abseil-cpp/absl/debugging/failu
 if grep -q 'std::max(SIGSTKSZ, 65536)' "$absl"; then
   sed -i 's/std::max(SIGSTKSZ, 65536)/std::max<size_t>(SIGSTKSZ, 65536)/' "$absl"
 fi
+
+# wisp's own patch (see patch-mediasoup.mjs): libwebrtc's header-extension numbering.
+node "$root/infra/scripts/patch-mediasoup.mjs" "$pkg"
 
 echo "build-mediasoup-worker: building mediasoup $want worker (about 3-5 minutes on 2 cores)..."
 log="$pkg/worker/build.log"

@@ -38,7 +38,10 @@ export interface IngestOptions {
   session: SessionConfig;
 }
 
-export class Ingest extends TypedEmitter<IngestEvents> implements LiveStreamSource, LiveStatusProvider {
+export class Ingest
+  extends TypedEmitter<IngestEvents>
+  implements LiveStreamSource, LiveStatusProvider
+{
   readonly #options: IngestOptions;
   readonly #streams = new Map<string, IngestStream>();
   readonly #sessions = new Map<string, IngestStream>();

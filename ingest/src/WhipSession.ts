@@ -10,6 +10,7 @@ import {
   acceptedExtensions,
   buildAnswer,
   clientParameterError,
+  rejectedSection,
   createLogger,
   producerRtpParameters,
   supportedFeedback,
@@ -103,7 +104,10 @@ export class WhipSession extends TypedEmitter<WhipSessionEvents> {
         protocol: section.protocol,
       }));
       log.info(
-        { codecs: plan.accepted.map((a) => a.codec.mimeType), rids: plan.accepted.flatMap((a) => a.section.rids) },
+        {
+          codecs: plan.accepted.map((a) => a.codec.mimeType),
+          rids: plan.accepted.flatMap((a) => a.section.rids),
+        },
         'publishing',
       );
       return new WhipSession({ ...options, peer, producers, answer, mids });
@@ -131,22 +135,16 @@ function answerSections(plan: PublishPlan, supported: ms.RtpHeaderExtension[]): 
   return plan.offer.sections.map((section) => {
     const accepted = byMid.get(section.mid);
     if (!accepted) {
-      return {
-        mid: section.mid,
-        kind: section.kind,
-        protocol: section.protocol,
-        accepted: false,
-        direction: 'recvonly',
-        codecs: [],
-        headerExtensions: [],
-        rtcpRsize: false,
-      };
+      return rejectedSection({
+        ...section,
+        formats: section.codecs.map((c) => c.payloadType).join(' '),
+      });
     }
     const { codec } = accepted;
     const codecs: AnswerSection['codecs'] = [
       {
         payloadType: codec.payloadType,
-        name: codec.mimeType.split('/')[1]!,
+        name: codec.mimeType.split('/')[1],
         clockRate: codec.clockRate,
         ...(codec.channels !== undefined ? { channels: codec.channels } : {}),
         ...(codec.fmtp !== undefined ? { fmtp: codec.fmtp } : {}),

@@ -100,15 +100,23 @@ export class Platform {
         maxJsonBytes: config.http.maxJsonBytes,
       }),
     );
-    const rtc = { publicUrl: config.http.publicUrl, iceServers: config.iceServers, maxSdpBytes: config.http.maxSdpBytes };
+    const rtc = {
+      publicUrl: config.http.publicUrl,
+      iceServers: config.iceServers,
+      maxSdpBytes: config.http.maxSdpBytes,
+    };
     app.route('/', createWhipRoutes({ ingest: this.ingest, ...rtc }));
     app.route('/', createWhepRoutes({ edge: this.edge, ...rtc }));
     app.route('/', createPlayerRoutes({ publicUrl: config.http.publicUrl }));
     app.get('/', (c) => c.redirect('/publish'));
     app.notFound((c) =>
-      c.json({ title: 'Not Found', status: 404, detail: `no route for ${c.req.method} ${c.req.path}` }, 404, {
-        'Content-Type': 'application/problem+json',
-      }),
+      c.json(
+        { title: 'Not Found', status: 404, detail: `no route for ${c.req.method} ${c.req.path}` },
+        404,
+        {
+          'Content-Type': 'application/problem+json',
+        },
+      ),
     );
     return app;
   }

@@ -7,11 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import type { types as ms } from 'mediasoup';
 import type { MediaConfig, SessionConfig } from '../config.ts';
-import {
-  PreconditionFailedError,
-  PreconditionRequiredError,
-  ValidationError,
-} from '../errors.ts';
+import { PreconditionFailedError, PreconditionRequiredError, ValidationError } from '../errors.ts';
 import { TypedEmitter } from '../events.ts';
 import type { Logger } from '../logger.ts';
 import type { AnswerTransport } from '../sdp/answer.ts';
@@ -38,8 +34,7 @@ export interface PeerTransportEvents extends Record<string, unknown> {
 }
 
 export type PatchResult =
-  | { kind: 'trickle' }
-  | { kind: 'restart'; transport: AnswerTransport; etag: string };
+  { kind: 'trickle' } | { kind: 'restart'; transport: AnswerTransport; etag: string };
 
 function newEtag(): string {
   return `"${randomBytes(12).toString('base64url')}"`;
@@ -105,7 +100,7 @@ export class PeerTransport extends TypedEmitter<PeerTransportEvents> {
           // The remote role is the opposite of ours.
           role: peer.#setup === 'passive' ? 'client' : 'server',
           fingerprints: offer.fingerprints.map((f) => ({
-            algorithm: f.algorithm as ms.DtlsFingerprint["algorithm"],
+            algorithm: f.algorithm,
             value: f.value,
           })),
         },
@@ -135,7 +130,7 @@ export class PeerTransport extends TypedEmitter<PeerTransportEvents> {
     const { iceParameters, iceCandidates, dtlsParameters } = this.transport;
     const fingerprint =
       dtlsParameters.fingerprints.find((f) => f.algorithm === 'sha-256') ??
-      dtlsParameters.fingerprints[0]!;
+      dtlsParameters.fingerprints[0];
     return {
       iceUfrag: iceParameters.usernameFragment,
       icePwd: iceParameters.password,
@@ -162,9 +157,11 @@ export class PeerTransport extends TypedEmitter<PeerTransportEvents> {
     if (ifMatch === undefined || ifMatch.trim() === '') {
       throw new PreconditionRequiredError('PATCH requires an If-Match header');
     }
-    const value = ifMatch.trim();
-    const wildcard = value === '*' || value === '"*"';
-    if (!wildcard && value !== this.#etag && value !== this.#etag.slice(1, -1)) {
+    // A list of entity-tags matches if any member does (RFC 9110 §13.1.1).
+    const tags = ifMatch.split(',').map((tag) => tag.trim());
+    const wildcard = tags.some((tag) => tag === '*' || tag === '"*"');
+    const matches = tags.some((tag) => tag === this.#etag || tag === this.#etag.slice(1, -1));
+    if (!wildcard && !matches) {
       throw new PreconditionFailedError('If-Match does not match the session ETag');
     }
     const isRestart = fragment.iceUfrag !== undefined && fragment.iceUfrag !== this.#remoteUfrag;
@@ -179,7 +176,10 @@ export class PeerTransport extends TypedEmitter<PeerTransportEvents> {
 
   #watch(): void {
     const { transport } = this;
-    this.#connectTimer = setTimeout(() => this.close('connect-timeout'), this.#session.connectTimeoutMs);
+    this.#connectTimer = setTimeout(
+      () => this.close('connect-timeout'),
+      this.#session.connectTimeoutMs,
+    );
     transport.on('dtlsstatechange', (state: ms.DtlsState) => {
       if (state === 'connected' && !this.#connected) {
         this.#connected = true;
@@ -215,7 +215,10 @@ export class PeerTransport extends TypedEmitter<PeerTransportEvents> {
    * seconds), so a transport that received no byte for `inactivityTimeoutMs` is dead.
    */
   #startInactivityWatch(): void {
-    const interval = Math.max(250, Math.min(2000, Math.floor(this.#session.inactivityTimeoutMs / 3)));
+    const interval = Math.max(
+      250,
+      Math.min(2000, Math.floor(this.#session.inactivityTimeoutMs / 3)),
+    );
     const tick = async (): Promise<void> => {
       if (this.#closed) return;
       try {
@@ -237,7 +240,7 @@ export class PeerTransport extends TypedEmitter<PeerTransportEvents> {
   }
 
   async getStats(): Promise<unknown[]> {
-    return (await this.transport.getStats()) as unknown[];
+    return await this.transport.getStats();
   }
 
   /** Idempotent. Closes the transport (and so its producers/consumers) and tells the owner. */

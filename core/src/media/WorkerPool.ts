@@ -50,6 +50,7 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
       throw new Error(
         `could not start the mediasoup worker (${message}); build it with "npm run setup" ` +
           `or point MEDIASOUP_WORKER_BIN at a worker binary`,
+        { cause: error },
       );
     }
     const pool = new WorkerPool(workers);
@@ -59,7 +60,10 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
         pool.emit('workerDied', { pid: w.worker.pid, error });
       });
     }
-    log.info({ workers: workers.map((w) => w.worker.pid), mediasoup: mediasoup.version }, 'workers ready');
+    log.info(
+      { workers: workers.map((w) => w.worker.pid), mediasoup: mediasoup.version },
+      'workers ready',
+    );
     return pool;
   }
 
@@ -77,7 +81,10 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
   ): Promise<ms.Router> {
     if (this.#closed) throw new InvalidStateError('worker pool closed');
     const entry = this.#leastLoaded();
-    const router = await entry.worker.createRouter({ mediaCodecs, appData: { ...appData, workerIndex: entry.index } });
+    const router = await entry.worker.createRouter({
+      mediaCodecs,
+      appData: { ...appData, workerIndex: entry.index },
+    });
     entry.routers++;
     router.observer.on('close', () => {
       entry.routers--;
@@ -92,7 +99,7 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
   }
 
   #leastLoaded(): PooledWorker {
-    let best = this.#workers[0]!;
+    let best = this.#workers[0];
     for (const w of this.#workers) {
       if (w.load + w.routers < best.load + best.routers) best = w;
     }
@@ -101,7 +108,11 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
 
   /** Per-worker counts, for /healthz and leak tests. */
   stats(): { pid: number; routers: number; transports: number }[] {
-    return this.#workers.map((w) => ({ pid: w.worker.pid, routers: w.routers, transports: w.load }));
+    return this.#workers.map((w) => ({
+      pid: w.worker.pid,
+      routers: w.routers,
+      transports: w.load,
+    }));
   }
 
   /** mediasoup's own view of what each worker holds (authoritative, for leak tests). */
@@ -117,7 +128,10 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
   /** CPU usage of each worker process (for benchmarks). */
   async resourceUsage(): Promise<{ pid: number; usage: ms.WorkerResourceUsage }[]> {
     return Promise.all(
-      this.#workers.map(async (w) => ({ pid: w.worker.pid, usage: await w.worker.getResourceUsage() })),
+      this.#workers.map(async (w) => ({
+        pid: w.worker.pid,
+        usage: await w.worker.getResourceUsage(),
+      })),
     );
   }
 

@@ -19,7 +19,7 @@ const FEEDBACK: Record<MediaKind, string[]> = {
 };
 
 function codecName(codec: { mimeType: string }): string {
-  return codec.mimeType.split('/')[1]!.toLowerCase();
+  return codec.mimeType.split('/')[1].toLowerCase();
 }
 
 export function isSupportedCodec(kind: MediaKind, codec: OfferedCodec): boolean {
@@ -85,7 +85,7 @@ export function routerCodec(
     kind,
     mimeType: normalizedMimeType(kind, codec),
     clockRate: codec.clockRate,
-    parameters: { ...codec.parameters },
+    parameters: { ...(codec.parameters as Record<string, unknown>) },
   };
   if (kind === 'audio') capability.channels = codec.channels ?? 2;
   if (preferredPayloadType !== undefined) capability.preferredPayloadType = preferredPayloadType;
@@ -95,8 +95,18 @@ export function routerCodec(
 /** Do two codecs describe the same media format (mediasoup's strict matching rules)? */
 export function sameFormat(
   kind: MediaKind,
-  a: { mimeType: string; clockRate: number; channels?: number; parameters?: Record<string, unknown> },
-  b: { mimeType: string; clockRate: number; channels?: number; parameters?: Record<string, unknown> },
+  a: {
+    mimeType: string;
+    clockRate: number;
+    channels?: number;
+    parameters?: Record<string, unknown>;
+  },
+  b: {
+    mimeType: string;
+    clockRate: number;
+    channels?: number;
+    parameters?: Record<string, unknown>;
+  },
 ): boolean {
   if (codecName(a) !== codecName(b) || a.clockRate !== b.clockRate) return false;
   if (kind === 'audio' && (a.channels ?? 1) !== (b.channels ?? 1)) return false;
@@ -146,7 +156,7 @@ export function producerRtpParameters(
     });
   }
   const headerExtensions = acceptedExtensions(section, supportedExtensions).map((e) => ({
-    uri: e.uri as ms.RtpHeaderExtensionParameters["uri"],
+    uri: e.uri,
     id: e.id,
   }));
   let encodings: ms.RtpEncodingParameters[];
@@ -156,11 +166,13 @@ export function producerRtpParameters(
       : section.rids;
     encodings = ordered.map((rid) => ({ rid }));
   } else if (section.ssrcs.length > 0) {
-    const first = section.ssrcs[0]!;
+    const first = section.ssrcs[0];
     encodings = [
       {
         ssrc: first.ssrc,
-        ...(first.rtxSsrc !== undefined && codecs.length > 1 ? { rtx: { ssrc: first.rtxSsrc } } : {}),
+        ...(first.rtxSsrc !== undefined && codecs.length > 1
+          ? { rtx: { ssrc: first.rtxSsrc } }
+          : {}),
       },
     ];
   } else {

@@ -40,6 +40,8 @@ export interface AnswerSection {
   protocol: string;
   /** Rejected sections get port 0 and `a=inactive`, and are left out of the BUNDLE group. */
   accepted: boolean;
+  /** The m-line's format list for a rejected section (echoes the offer's). */
+  formats?: string;
   direction: 'recvonly' | 'sendonly';
   codecs: AnswerCodec[];
   headerExtensions: { id: number; uri: string }[];
@@ -93,7 +95,8 @@ export function buildAnswer(options: {
   for (const section of sections) {
     const pts = section.codecs.map((c) => c.payloadType);
     if (!section.accepted) {
-      lines.push(`m=${section.kind} 0 ${section.protocol} ${pts.length ? pts.join(' ') : '0'}`);
+      const formats = section.formats || (pts.length ? pts.join(' ') : '0');
+      lines.push(`m=${section.kind} 0 ${section.protocol} ${formats}`);
       lines.push('c=IN IP4 0.0.0.0', `a=mid:${section.mid}`, 'a=inactive');
       continue;
     }
@@ -113,7 +116,9 @@ export function buildAnswer(options: {
       const channels = codec.channels && codec.channels > 1 ? `/${codec.channels}` : '';
       lines.push(`a=rtpmap:${codec.payloadType} ${codec.name}/${codec.clockRate}${channels}`);
       for (const fb of codec.rtcpFeedback) {
-        lines.push(`a=rtcp-fb:${codec.payloadType} ${fb.type}${fb.parameter ? ` ${fb.parameter}` : ''}`);
+        lines.push(
+          `a=rtcp-fb:${codec.payloadType} ${fb.type}${fb.parameter ? ` ${fb.parameter}` : ''}`,
+        );
       }
       if (codec.fmtp) lines.push(`a=fmtp:${codec.payloadType} ${codec.fmtp}`);
     }
@@ -135,6 +140,26 @@ export function buildAnswer(options: {
     lines.push(...candidateLines(transport));
   }
   return lines.join(CRLF) + CRLF;
+}
+
+/** An answer section rejecting an offered m-line (port 0), echoing its format list. */
+export function rejectedSection(offered: {
+  mid: string;
+  kind: string;
+  protocol: string;
+  formats: string;
+}): AnswerSection {
+  return {
+    mid: offered.mid,
+    kind: offered.kind,
+    protocol: offered.protocol,
+    accepted: false,
+    formats: offered.formats,
+    direction: 'recvonly',
+    codecs: [],
+    headerExtensions: [],
+    rtcpRsize: false,
+  };
 }
 
 /**

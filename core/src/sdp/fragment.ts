@@ -101,10 +101,16 @@ export function parseTrickleFragment(body: string): TrickleFragment {
     }
   }
   if (!sawLine) throw new ValidationError('empty sdpfrag body');
-  if (fragment.iceUfrag !== undefined && (fragment.iceUfrag.length < 4 || fragment.iceUfrag.length > 256)) {
+  if (
+    fragment.iceUfrag !== undefined &&
+    (fragment.iceUfrag.length < 4 || fragment.iceUfrag.length > 256)
+  ) {
     throw new ValidationError('ice-ufrag must be 4-256 characters');
   }
-  if (fragment.icePwd !== undefined && (fragment.icePwd.length < 22 || fragment.icePwd.length > 256)) {
+  if (
+    fragment.icePwd !== undefined &&
+    (fragment.icePwd.length < 22 || fragment.icePwd.length > 256)
+  ) {
     throw new ValidationError('ice-pwd must be 22-256 characters');
   }
   return fragment;

@@ -59,7 +59,7 @@ export interface ParsedOffer {
   fingerprints: { algorithm: string; value: string }[];
   sections: MediaSectionOffer[];
   /** Media sections whose kind is neither audio nor video (datachannel, ...). */
-  otherSections: { index: number; mid: string; kind: string }[];
+  otherSections: { index: number; mid: string; kind: string; protocol: string; formats: string }[];
 }
 
 type Media = SessionDescription['media'][number];
@@ -94,7 +94,12 @@ function parseFmtp(config: string): Record<string, string | number> {
     const key = rawKey?.trim();
     if (!key) continue;
     const value = rest.join('=').trim();
-    params[key] = /^\d+$/.test(value) && value.length < 16 ? Number(value) : value;
+    // profile-level-id stays a string even when all digits (640032): h264-profile-level-id
+    // only parses strings.
+    params[key] =
+      key !== 'profile-level-id' && /^\d+$/.test(value) && value.length < 16
+        ? Number(value)
+        : value;
   }
   return params;
 }
@@ -108,8 +113,9 @@ function parseCodecs(media: Media): OfferedCodec[] {
     .split(/\s+/)
     .filter(Boolean)
     .map(Number);
-  const rtpByPt = new Map((media.rtp ?? []).map((r) => [r.payload, r]));
-  const fmtpByPt = new Map((media.fmtp ?? []).map((f) => [f.payload, f.config]));
+  const rtpByPt = new Map((media.rtp ?? []).map((r) => [Number(r.payload), r]));
+  // sdp-transform turns all-digit values into numbers: convert back wherever we use strings.
+  const fmtpByPt = new Map((media.fmtp ?? []).map((f) => [Number(f.payload), String(f.config)]));
   const fbByPt = new Map<number | '*', { type: string; parameter: string }[]>();
   for (const fb of media.rtcpFb ?? []) {
     const key = fb.payload === '*' ? '*' : Number(fb.payload);
@@ -127,7 +133,7 @@ function parseCodecs(media: Media): OfferedCodec[] {
     const fmtp = fmtpByPt.get(pt);
     const codec: OfferedCodec = {
       payloadType: pt,
-      mimeType: `${media.type}/${rtp.codec}`,
+      mimeType: `${media.type}/${String(rtp.codec)}`,
       clockRate: rtp.rate ?? 90000,
       parameters: fmtp ? parseFmtp(fmtp) : {},
       rtcpFeedback: [...(fbByPt.get(pt) ?? []), ...(fbByPt.get('*') ?? [])],
@@ -161,7 +167,7 @@ function parseSsrcs(media: Media): OfferedSsrc[] {
   const rtxOf = new Map<number, number>();
   for (const group of media.ssrcGroups ?? []) {
     if (group.semantics !== 'FID') continue;
-    const [primary, rtx] = group.ssrcs.split(/\s+/).map(Number);
+    const [primary, rtx] = String(group.ssrcs).split(/\s+/).map(Number);
     if (primary !== undefined && rtx !== undefined) rtxOf.set(primary, rtx);
   }
   const rtxSet = new Set(rtxOf.values());
@@ -184,12 +190,12 @@ function parseRids(media: Media): string[] {
   if (sendRids.length === 0) return [];
   const simulcast = (media as MediaAttributes & { simulcast?: { dir1?: string; list1?: string } })
     .simulcast;
-  if (simulcast?.dir1 === 'send' && simulcast.list1) {
+  if (simulcast?.dir1 === 'send' && simulcast.list1 !== undefined) {
     // "a=simulcast:send 0;1;2" or with alternatives "0,1;2": take the first of each group and
     // skip paused (~) streams.
-    const listed = simulcast.list1
+    const listed = String(simulcast.list1)
       .split(';')
-      .map((alt) => alt.split(',')[0]!.trim().replace(/^~/, ''))
+      .map((alt) => alt.split(',')[0].trim().replace(/^~/, ''))
       .filter((rid) => sendRids.includes(rid));
     if (listed.length > 0) return listed;
   }
@@ -206,9 +212,12 @@ export function parseOffer(sdp: string): ParsedOffer {
     setup?: string;
     fingerprint?: { type: string; hash: string };
   };
-  let iceUfrag = sessionAny.iceUfrag;
-  let icePwd = sessionAny.icePwd;
-  let iceOptions = sessionAny.iceOptions;
+  const str = (value: string | number | undefined): string | undefined =>
+    value === undefined ? undefined : String(value);
+  let iceUfrag = str(sessionAny.iceUfrag);
+  let icePwd = str(sessionAny.icePwd);
+  // sdp-transform keeps only the first token of a=ice-options; read the line itself.
+  const iceOptions = /^a=ice-options:(.+)$/m.exec(sdp)?.[1]?.trim();
   let setup = sessionAny.setup;
   const fingerprints: { algorithm: string; value: string }[] = [];
   if (sessionAny.fingerprint) {
@@ -221,9 +230,8 @@ export function parseOffer(sdp: string): ParsedOffer {
   const sections: MediaSectionOffer[] = [];
   const otherSections: ParsedOffer['otherSections'] = [];
   session.media.forEach((media, index) => {
-    iceUfrag ??= media.iceUfrag;
-    icePwd ??= media.icePwd;
-    iceOptions ??= media.iceOptions;
+    iceUfrag ??= str(media.iceUfrag);
+    icePwd ??= str(media.icePwd);
     setup ??= media.setup;
     if (fingerprints.length === 0 && media.fingerprint) {
       fingerprints.push({
@@ -234,7 +242,13 @@ export function parseOffer(sdp: string): ParsedOffer {
     const mid = media.mid !== undefined ? String(media.mid) : String(index);
     const kind = kindOf(media.type);
     if (!kind) {
-      otherSections.push({ index, mid, kind: media.type });
+      otherSections.push({
+        index,
+        mid,
+        kind: media.type,
+        protocol: media.protocol,
+        formats: String(media.payloads ?? ''),
+      });
       return;
     }
     const bundleOnly = (media as { bundleOnly?: string }).bundleOnly !== undefined;
@@ -266,8 +280,9 @@ export function parseOffer(sdp: string): ParsedOffer {
     throw new ValidationError(`malformed SDP: unsupported a=setup:${setup}`);
   }
   const mids = new Set<string>();
-  for (const section of sections) {
-    if (mids.has(section.mid)) throw new ValidationError(`malformed SDP: duplicate mid "${section.mid}"`);
+  for (const section of [...sections, ...otherSections]) {
+    if (mids.has(section.mid))
+      throw new ValidationError(`malformed SDP: duplicate mid "${section.mid}"`);
     mids.add(section.mid);
   }
   const offer: ParsedOffer = {

@@ -85,7 +85,10 @@ describe('malformed and oversized SDP', () => {
   it('WHEP malformed offer -> 400 and oversized -> 413', async () => {
     const live = await publishFixture(t.baseUrl, key);
     await expectProblem(await whepPost(t.baseUrl, streamId, 'hello'), 400);
-    await expectProblem(await whepPost(t.baseUrl, streamId, 'v=0\r\n' + 'a=x\r\n'.repeat(5000)), 413);
+    await expectProblem(
+      await whepPost(t.baseUrl, streamId, 'v=0\r\n' + 'a=x\r\n'.repeat(5000)),
+      413,
+    );
     expect(t.platform.edge.viewerCount()).toBe(0);
     await fetch(live.location, { method: 'DELETE', headers: { Authorization: `Bearer ${key}` } });
     await expectNothingLive();
@@ -117,7 +120,10 @@ describe('wrong content types', () => {
       t.api('/api/streams', { method: 'POST', headers: { 'Content-Type': type }, body });
     await expectProblem(await post('{"name":"x"}', 'text/plain'), 415);
     await expectProblem(await post('{"name":', 'application/json'), 400);
-    await expectProblem(await post(JSON.stringify({ name: 'x'.repeat(100_000) }), 'application/json'), 413);
+    await expectProblem(
+      await post(JSON.stringify({ name: 'x'.repeat(100_000) }), 'application/json'),
+      413,
+    );
   });
 });
 
@@ -138,26 +144,32 @@ describe('bad keys and unknown sessions', () => {
     await expectProblem(await whipPost(t.baseUrl, 'wrong', 'hello'), 401);
   });
 
-  it.each(['DELETE', 'PATCH', 'GET'])('%s on unknown WHIP/WHEP session URLs -> 404', async (method) => {
-    const headers = {
-      Authorization: `Bearer ${key}`,
-      'Content-Type': 'application/trickle-ice-sdpfrag',
-      'If-Match': '*',
-    };
-    const body = method === 'PATCH' ? 'a=end-of-candidates\r\n' : undefined;
-    for (const url of [
-      `${t.baseUrl}/whip/00000000-0000-4000-8000-000000000000`,
-      `${t.baseUrl}/whip/..%2F..%2Fetc%2Fpasswd`,
-      `${t.baseUrl}/whep/${streamId}/00000000-0000-4000-8000-000000000000`,
-      `${t.baseUrl}/whep/nope/nope`,
-    ]) {
-      const response = await fetch(url, { method, headers, body });
-      expect(response.status, `${method} ${url}`).toBe(404);
-    }
-  });
+  it.each(['DELETE', 'PATCH', 'GET'])(
+    '%s on unknown WHIP/WHEP session URLs -> 404',
+    async (method) => {
+      const headers = {
+        Authorization: `Bearer ${key}`,
+        'Content-Type': 'application/trickle-ice-sdpfrag',
+        'If-Match': '*',
+      };
+      const body = method === 'PATCH' ? 'a=end-of-candidates\r\n' : undefined;
+      for (const url of [
+        `${t.baseUrl}/whip/00000000-0000-4000-8000-000000000000`,
+        `${t.baseUrl}/whip/..%2F..%2Fetc%2Fpasswd`,
+        `${t.baseUrl}/whep/${streamId}/00000000-0000-4000-8000-000000000000`,
+        `${t.baseUrl}/whep/nope/nope`,
+      ]) {
+        const response = await fetch(url, { method, headers, body });
+        expect(response.status, `${method} ${url}`).toBe(404);
+      }
+    },
+  );
 
   it('WHEP for an unknown stream -> 404, for an idle stream -> 409 + Retry-After', async () => {
-    await expectProblem(await whepPost(t.baseUrl, 'does-not-exist', sdpFixture('w1-whep-browser')), 404);
+    await expectProblem(
+      await whepPost(t.baseUrl, 'does-not-exist', sdpFixture('w1-whep-browser')),
+      404,
+    );
     const idle = await t.createStream('idle');
     const response = await whepPost(t.baseUrl, idle.id, sdpFixture('w1-whep-browser'));
     await expectProblem(response, 409);
@@ -181,7 +193,10 @@ describe('PATCH preconditions', () => {
     await expectProblem(await patch('"stale-etag"'), 412);
     await expectProblem(await patch(undefined), 428);
     expect((await patch(live.etag)).status).toBe(204);
-    const del = await fetch(live.location, { method: 'DELETE', headers: { Authorization: `Bearer ${key}` } });
+    const del = await fetch(live.location, {
+      method: 'DELETE',
+      headers: { Authorization: `Bearer ${key}` },
+    });
     expect(del.status).toBe(200);
     await expectNothingLive();
   });
@@ -220,10 +235,12 @@ describe('abrupt disconnects and random input', () => {
       seed = (seed * 1103515245 + 12345) & 0x7fffffff;
       return seed % n;
     };
-    const sources = ['f1-rfc', 'f2-browser', 'f6-ffmpeg', 'f7-obs', 'f7s-obs-simulcast'].map(sdpFixture);
+    const sources = ['f1-rfc', 'f2-browser', 'f6-ffmpeg', 'f7-obs', 'f7s-obs-simulcast'].map(
+      sdpFixture,
+    );
     const statuses = new Map<number, number>();
     for (let i = 0; i < 500; i++) {
-      const lines = sources[random(sources.length)]!.split('\r\n');
+      const lines = sources[random(sources.length)].split('\r\n');
       const mutations = 1 + random(4);
       for (let m = 0; m < mutations; m++) {
         const at = random(lines.length);
@@ -232,16 +249,16 @@ describe('abrupt disconnects and random input', () => {
             lines.splice(at, 1);
             break;
           case 1:
-            lines.splice(at, 0, lines[random(lines.length)]!);
+            lines.splice(at, 0, lines[random(lines.length)]);
             break;
           case 2:
-            lines[at] = lines[at]!.replace(/\d+/, String(random(1_000_000)));
+            lines[at] = lines[at].replace(/\d+/, String(random(1_000_000)));
             break;
           case 3:
-            lines[at] = lines[at]!.slice(0, random(lines[at]!.length + 1));
+            lines[at] = lines[at].slice(0, random(lines[at].length + 1));
             break;
           default:
-            lines[at] = lines[at]!.replace(/[a-z]/, String.fromCharCode(33 + random(90)));
+            lines[at] = lines[at].replace(/[a-z]/, String.fromCharCode(33 + random(90)));
         }
       }
       const response = await whipPost(t.baseUrl, key, lines.join('\r\n'));
@@ -267,7 +284,7 @@ describe('no leaks', () => {
   it('1,000 publish/unpublish cycles leave no router, transport or session behind', async () => {
     const offers = ['f7-obs', 'f2-browser', 'f6-ffmpeg', 'f7s-obs-simulcast'].map(sdpFixture);
     for (let i = 0; i < 1000; i++) {
-      const response = await whipPost(t.baseUrl, key, offers[i % offers.length]!);
+      const response = await whipPost(t.baseUrl, key, offers[i % offers.length]);
       expect(response.status).toBe(201);
       await response.arrayBuffer();
       if (i % 10 === 0) {

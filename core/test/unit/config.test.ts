@@ -1,0 +1,245 @@
+import { cpus } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, describeConfig, loadConfig } from '../../src/config.ts';
+
+describe('loadConfig: defaults', () => {
+  const config = loadConfig({});
+
+  it('documents and applies the HTTP defaults', () => {
+    expect(config.http).toEqual({
+      host: '0.0.0.0',
+      port: 8080,
+      publicUrl: 'http://localhost:8080',
+      maxSdpBytes: 64 * 1024,
+      maxJsonBytes: 16 * 1024,
+      corsOrigin: '*',
+    });
+  });
+
+  it('applies the media defaults', () => {
+    expect(config.media).toEqual({
+      numWorkers: Math.max(1, cpus().length),
+      rtcMinPort: 40000,
+      rtcMaxPort: 49999,
+      listenIp: '127.0.0.1',
+      announcedIp: undefined,
+      enableUdp: true,
+      enableTcp: true,
+      viewersPerRouter: 250,
+      workerLogLevel: 'warn',
+      workerBin: undefined,
+    });
+  });
+
+  it('applies the session, store and logging defaults', () => {
+    expect(config.session).toEqual({
+      connectTimeoutMs: 30_000,
+      disconnectTimeoutMs: 5_000,
+      inactivityTimeoutMs: 15_000,
+      notLiveRetryAfterSeconds: 5,
+    });
+    expect(config.store).toEqual({ kind: 'embedded', redisUrl: undefined, redisPrefix: 'wisp:' });
+    expect(config.dataDir).toBe(path.resolve('./data'));
+    expect(config.iceServers).toEqual([]);
+    expect(config.logLevel).toBe('info');
+  });
+
+  it('generates a strong admin token when ADMIN_TOKEN is unset', () => {
+    expect(config.adminTokenGenerated).toBe(true);
+    expect(config.adminToken).toMatch(/^[A-Za-z0-9_-]{32}$/);
+    expect(loadConfig({}).adminToken).not.toBe(config.adminToken);
+  });
+
+  it('treats empty variables as unset', () => {
+    expect(loadConfig({ PORT: '', RTC_ENABLE_UDP: '', PUBLIC_URL: '', HOST: '' })).toMatchObject({
+      http: { port: 8080, host: '0.0.0.0', publicUrl: 'http://localhost:8080' },
+      media: { enableUdp: true },
+    });
+  });
+});
+
+describe('loadConfig: values', () => {
+  it('reads every variable', () => {
+    const config = loadConfig({
+      HOST: '127.0.0.1',
+      PORT: '9000',
+      PUBLIC_URL: 'https://live.example.com//',
+      MAX_SDP_BYTES: '2048',
+      MAX_JSON_BYTES: '512',
+      CORS_ORIGIN: 'https://app.example.com',
+      MEDIASOUP_WORKERS: '3',
+      RTC_MIN_PORT: '50000',
+      RTC_MAX_PORT: '50100',
+      RTC_LISTEN_IP: '0.0.0.0',
+      RTC_ANNOUNCED_IP: '203.0.113.5',
+      RTC_ENABLE_TCP: 'off',
+      VIEWERS_PER_ROUTER: '10',
+      MEDIASOUP_LOG_LEVEL: 'debug',
+      SESSION_CONNECT_TIMEOUT_MS: '1000',
+      SESSION_DISCONNECT_TIMEOUT_MS: '0',
+      SESSION_INACTIVITY_TIMEOUT_MS: '600',
+      WHEP_NOT_LIVE_RETRY_AFTER: '2',
+      REDIS_URL: 'redis://localhost:6379',
+      REDIS_PREFIX: 'test:',
+      DATA_DIR: '/tmp/wisp-data',
+      ADMIN_TOKEN: 'admin-secret',
+      LOG_LEVEL: 'debug',
+    });
+    expect(config.http).toEqual({
+      host: '127.0.0.1',
+      port: 9000,
+      publicUrl: 'https://live.example.com',
+      maxSdpBytes: 2048,
+      maxJsonBytes: 512,
+      corsOrigin: 'https://app.example.com',
+    });
+    expect(config.media).toMatchObject({
+      numWorkers: 3,
+      rtcMinPort: 50000,
+      rtcMaxPort: 50100,
+      listenIp: '0.0.0.0',
+      announcedIp: '203.0.113.5',
+      enableUdp: true,
+      enableTcp: false,
+      viewersPerRouter: 10,
+      workerLogLevel: 'debug',
+    });
+    expect(config.session).toEqual({
+      connectTimeoutMs: 1000,
+      disconnectTimeoutMs: 0,
+      inactivityTimeoutMs: 600,
+      notLiveRetryAfterSeconds: 2,
+    });
+    expect(config.store).toEqual({
+      kind: 'redis',
+      redisUrl: 'redis://localhost:6379',
+      redisPrefix: 'test:',
+    });
+    expect(config.dataDir).toBe('/tmp/wisp-data');
+    expect(config.adminToken).toBe('admin-secret');
+    expect(config.adminTokenGenerated).toBe(false);
+    expect(config.logLevel).toBe('debug');
+  });
+
+  it('derives the default PUBLIC_URL from PORT', () => {
+    expect(loadConfig({ PORT: '9000' }).http.publicUrl).toBe('http://localhost:9000');
+  });
+
+  it.each([
+    ['1', true],
+    ['true', true],
+    ['YES', true],
+    ['On', true],
+    ['0', false],
+    ['false', false],
+    ['no', false],
+    ['OFF', false],
+  ])('reads the boolean "%s" as %s', (raw, value) => {
+    expect(loadConfig({ RTC_ENABLE_UDP: raw, RTC_ENABLE_TCP: 'true' }).media.enableUdp).toBe(value);
+  });
+});
+
+describe('loadConfig: ICE_SERVERS', () => {
+  it('parses comma-separated URIs and gives TURN credentials to turn: and turns: only', () => {
+    const config = loadConfig({
+      ICE_SERVERS:
+        ' stun:stun.example.net:3478 ,turn:turn.example.net:3478?transport=udp,, turns:turn.example.net:5349 ',
+      TURN_USERNAME: 'user',
+      TURN_CREDENTIAL: 'secret',
+    });
+    expect(config.iceServers).toEqual([
+      { url: 'stun:stun.example.net:3478' },
+      { url: 'turn:turn.example.net:3478?transport=udp', username: 'user', credential: 'secret' },
+      { url: 'turns:turn.example.net:5349', username: 'user', credential: 'secret' },
+    ]);
+  });
+
+  it('accepts stuns: and TURN servers without credentials', () => {
+    expect(
+      loadConfig({ ICE_SERVERS: 'stuns:stun.example.net,turn:turn.example.net' }).iceServers,
+    ).toEqual([{ url: 'stuns:stun.example.net' }, { url: 'turn:turn.example.net' }]);
+  });
+
+  it('refuses other schemes', () => {
+    expect(() =>
+      loadConfig({ ICE_SERVERS: 'stun:ok.example.net,https://turn.example.net' }),
+    ).toThrow(/ICE_SERVERS entry "https:\/\/turn\.example\.net"/);
+  });
+});
+
+describe('loadConfig: validation errors name the variable', () => {
+  it.each([
+    [{ PORT: 'abc' }, /PORT must be an integer/],
+    [{ PORT: '70000' }, /PORT must be an integer between 0 and 65535/],
+    [{ PORT: '80.5' }, /PORT/],
+    [{ PORT: '-1' }, /PORT/],
+    [{ PUBLIC_URL: 'not a url' }, /PUBLIC_URL must be an absolute URL/],
+    [{ RTC_MIN_PORT: '80' }, /RTC_MIN_PORT must be an integer between 1024 and 65535/],
+    [{ RTC_MIN_PORT: '45000', RTC_MAX_PORT: '44000' }, /RTC_MAX_PORT must be >= RTC_MIN_PORT/],
+    [{ MAX_SDP_BYTES: '100' }, /MAX_SDP_BYTES/],
+    [{ MAX_JSON_BYTES: '10' }, /MAX_JSON_BYTES/],
+    [{ MEDIASOUP_WORKERS: '0' }, /MEDIASOUP_WORKERS/],
+    [{ VIEWERS_PER_ROUTER: '0' }, /VIEWERS_PER_ROUTER/],
+    [{ SESSION_CONNECT_TIMEOUT_MS: '10' }, /SESSION_CONNECT_TIMEOUT_MS/],
+    [{ SESSION_INACTIVITY_TIMEOUT_MS: '100' }, /SESSION_INACTIVITY_TIMEOUT_MS/],
+    [{ WHEP_NOT_LIVE_RETRY_AFTER: '0' }, /WHEP_NOT_LIVE_RETRY_AFTER/],
+    [{ MEDIASOUP_LOG_LEVEL: 'verbose' }, /MEDIASOUP_LOG_LEVEL must be debug, warn, error or none/],
+    [{ RTC_ENABLE_UDP: 'maybe' }, /RTC_ENABLE_UDP must be true or false, got "maybe"/],
+    [
+      { RTC_ENABLE_UDP: 'false', RTC_ENABLE_TCP: 'no' },
+      /at least one of RTC_ENABLE_UDP and RTC_ENABLE_TCP/,
+    ],
+  ])('%o', (env, message) => {
+    let thrown: unknown;
+    try {
+      loadConfig(env);
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(ConfigError);
+    expect((thrown as Error).message).toMatch(message);
+  });
+});
+
+describe('describeConfig: secrets masked for the start-up log', () => {
+  const config = loadConfig({
+    ADMIN_TOKEN: 'admin-secret-value',
+    REDIS_URL: 'redis://wisp:redis-secret-value@redis.internal:6379/0',
+    ICE_SERVERS: 'stun:stun.example.net,turn:turn.example.net',
+    TURN_USERNAME: 'turn-user',
+    TURN_CREDENTIAL: 'turn-secret-value',
+  });
+  const described = describeConfig(config);
+
+  it('masks the admin token, the Redis password and TURN credentials', () => {
+    expect(described.adminToken).toBe('***');
+    expect((described.store as { redisUrl: string }).redisUrl).toBe(
+      'redis://***@redis.internal:6379/0',
+    );
+    expect(described.iceServers).toEqual([
+      { url: 'stun:stun.example.net' },
+      { url: 'turn:turn.example.net', username: 'turn-user', credential: '***' },
+    ]);
+  });
+
+  it('leaves no secret anywhere in the logged object', () => {
+    const text = JSON.stringify(described);
+    for (const secret of ['admin-secret-value', 'redis-secret-value', 'turn-secret-value']) {
+      expect(text).not.toContain(secret);
+    }
+    expect(text).toContain('redis.internal');
+  });
+
+  it('keeps the rest and does not modify the config', () => {
+    expect(described.http).toEqual(config.http);
+    expect(described.media).toEqual(config.media);
+    expect(config.adminToken).toBe('admin-secret-value');
+    expect(config.iceServers[1].credential).toBe('turn-secret-value');
+  });
+
+  it('works without Redis', () => {
+    const plain = describeConfig(loadConfig({}));
+    expect((plain.store as { redisUrl?: string }).redisUrl).toBeUndefined();
+  });
+});
