@@ -54,6 +54,12 @@ export interface MediaConfig {
    * Default 250.
    */
   viewersPerRouter: number;
+  /**
+   * `EDGE_SERVE_FROM_SOURCE`: serve viewers whose payload types match the publisher's straight
+   * from the ingest router, without the pipe hop to a fan-out router. Saves a hop and its CPU;
+   * puts those viewers on the ingest's worker. Default false (spread viewers over workers).
+   */
+  serveFromSource: boolean;
   /** `MEDIASOUP_LOG_LEVEL`: worker log level. Default `warn`. */
   workerLogLevel: 'debug' | 'warn' | 'error' | 'none';
   /** `MEDIASOUP_WORKER_BIN`: path to a worker binary built elsewhere (read by mediasoup). */
@@ -200,6 +206,7 @@ export function loadConfig(env: Env = process.env): Config {
       enableUdp: bool(env, 'RTC_ENABLE_UDP', true),
       enableTcp: bool(env, 'RTC_ENABLE_TCP', true),
       viewersPerRouter: int(env, 'VIEWERS_PER_ROUTER', 250, 1),
+      serveFromSource: bool(env, 'EDGE_SERVE_FROM_SOURCE', false),
       workerLogLevel,
       workerBin: env.MEDIASOUP_WORKER_BIN || undefined,
     },

@@ -61,6 +61,7 @@ export class Edge {
           source: live,
           pool: this.#options.pool,
           viewersPerRouter: this.#options.media.viewersPerRouter,
+          serveFromSource: this.#options.media.serveFromSource,
         });
         const created = stream;
         this.#streams.set(streamId, created);

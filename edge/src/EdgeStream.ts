@@ -25,6 +25,8 @@ import type { WhepSession } from './WhepSession.ts';
 interface FanoutRouter {
   router: ms.Router;
   viewers: number;
+  /** False for the source's own router (served directly): never closed by the edge. */
+  owned: boolean;
 }
 
 export interface EdgeStreamEvents extends Record<string, unknown> {
@@ -42,8 +44,16 @@ export class EdgeStream extends TypedEmitter<EdgeStreamEvents> {
   readonly #offSource: () => void;
   #closed = false;
 
-  constructor(options: { source: LiveStream; pool: WorkerPool; viewersPerRouter: number }) {
+  readonly #serveFromSource: boolean;
+
+  constructor(options: {
+    source: LiveStream;
+    pool: WorkerPool;
+    viewersPerRouter: number;
+    serveFromSource?: boolean;
+  }) {
     super();
+    this.#serveFromSource = options.serveFromSource ?? false;
     this.streamId = options.source.streamId;
     this.source = options.source;
     this.#pool = options.pool;
@@ -78,6 +88,12 @@ export class EdgeStream extends TypedEmitter<EdgeStreamEvents> {
     }
     const free = group.find((f) => f.viewers < this.#viewersPerRouter && !f.router.closed);
     if (free) return free.router;
+    // The first viewers of a matching mapping may use the source router itself; once it holds
+    // viewersPerRouter of them, fan-out routers take the rest.
+    if (this.#serveFromSource && group.length === 0 && this.#sourceMatches(plan)) {
+      group.push({ router: this.source.router, viewers: 0, owned: false });
+      return this.source.router;
+    }
     const router = await this.#pool
       .createRouter(
         plan.served.map((s) =>
@@ -97,13 +113,25 @@ export class EdgeStream extends TypedEmitter<EdgeStreamEvents> {
       router.close();
       throw error;
     }
-    const fanout: FanoutRouter = { router, viewers: 0 };
+    const fanout: FanoutRouter = { router, viewers: 0, owned: true };
     group.push(fanout);
     this.#log.info(
       { mapping: plan.mappingKey, routers: this.routerCount },
       'fan-out router opened',
     );
     return router;
+  }
+
+  /** Does the source router send every served codec with the viewer's payload type? */
+  #sourceMatches(plan: ViewPlan): boolean {
+    const codecs = this.source.router.rtpCapabilities.codecs ?? [];
+    return plan.served.every((s) =>
+      codecs.some(
+        (c) =>
+          c.preferredPayloadType === s.viewerCodec.payloadType &&
+          c.mimeType.toLowerCase() === s.producerCodec.mimeType.toLowerCase(),
+      ),
+    );
   }
 
   /** Registers a viewer session on `router`; the stream closes after its last viewer. */
@@ -142,7 +170,7 @@ export class EdgeStream extends TypedEmitter<EdgeStreamEvents> {
       group.splice(index, 1);
       if (group.length === 0) this.#groups.delete(key);
     }
-    fanout.router.close();
+    if (fanout.owned) fanout.router.close();
   }
 
   close(reason: CloseReason): void {
@@ -150,7 +178,9 @@ export class EdgeStream extends TypedEmitter<EdgeStreamEvents> {
     this.#closed = true;
     this.#offSource();
     for (const session of [...this.#sessions]) session.close(reason);
-    for (const group of this.#groups.values()) for (const f of group) f.router.close();
+    for (const group of this.#groups.values()) {
+      for (const f of group) if (f.owned) f.router.close();
+    }
     this.#groups.clear();
     this.#log.info({ reason }, 'edge stream closed');
     this.emit('closed', { reason });

@@ -46,7 +46,12 @@ export class IngestStream extends TypedEmitter<IngestStreamEvents> implements Li
     const { plan } = options;
     const router = await options.pool
       .createRouter(
-        plan.accepted.map(({ section, codec }) => routerCodec(section.kind, codec)),
+        // The publisher's own payload types, audio first (mediasoup allocates RTX payload
+        // types after each codec): viewers that number codecs the same way can then be served
+        // from this router directly (EDGE_SERVE_FROM_SOURCE).
+        [...plan.accepted]
+          .sort((a, b) => (a.section.kind === b.section.kind ? 0 : a.section.kind === 'audio' ? -1 : 1))
+          .map(({ section, codec }) => routerCodec(section.kind, codec, codec.payloadType)),
         { streamId: options.streamId, role: 'ingest' },
       )
       .catch((error: unknown) => {

@@ -1,0 +1,80 @@
+/**
+ * A WHIP publisher session (RFC 9725): one sendonly transceiver per local track, negotiated with
+ * a single POST carrying the stream key as bearer token, ended with an authenticated DELETE.
+ */
+import { deleteResource, postOffer, waitForIceGathering } from './signaling.ts';
+
+export interface WhipClientOptions {
+  /** The WHIP endpoint, `{PUBLIC_URL}/whip` for every stream. */
+  endpoint: string;
+  /** The stream key; it is the bearer token of the POST and of the DELETE. */
+  streamKey: string;
+  /** The local media to send; its tracks are not stopped when the session closes. */
+  stream: MediaStream;
+  iceServers?: RTCIceServer[];
+  /** How long to wait for ICE gathering before sending the offer anyway. Default 1000 ms. */
+  iceGatheringTimeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+export class WhipClient {
+  readonly pc: RTCPeerConnection;
+  readonly resourceUrl: string;
+  readonly #streamKey: string;
+  #closed = false;
+
+  private constructor(pc: RTCPeerConnection, resourceUrl: string, streamKey: string) {
+    this.pc = pc;
+    this.resourceUrl = resourceUrl;
+    this.#streamKey = streamKey;
+  }
+
+  /** Negotiates a session. Throws `SignalingError` for HTTP failures (401 = key refused). */
+  static async publish(options: WhipClientOptions): Promise<WhipClient> {
+    const pc = new RTCPeerConnection({ iceServers: options.iceServers ?? [] });
+    let resourceUrl: string | undefined;
+    try {
+      // Audio first, then video: the m-line order most WHIP servers and OBS use.
+      const tracks = [...options.stream.getAudioTracks(), ...options.stream.getVideoTracks()];
+      if (tracks.length === 0) throw new TypeError('the stream to publish has no tracks');
+      for (const track of tracks) {
+        pc.addTransceiver(track, { direction: 'sendonly', streams: [options.stream] });
+      }
+      await pc.setLocalDescription(await pc.createOffer());
+      await waitForIceGathering(pc, options.iceGatheringTimeoutMs ?? 1000);
+      options.signal?.throwIfAborted();
+      const result = await postOffer(options.endpoint, pc.localDescription!.sdp, {
+        token: options.streamKey,
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+      resourceUrl = result.resourceUrl;
+      options.signal?.throwIfAborted();
+      await pc.setRemoteDescription({ type: 'answer', sdp: result.answer });
+      return new WhipClient(pc, resourceUrl, options.streamKey);
+    } catch (error) {
+      pc.close();
+      if (resourceUrl) await deleteResource(resourceUrl, { token: options.streamKey });
+      throw error;
+    }
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Ends the session: closes the PeerConnection and DELETEs the session URL. Idempotent. */
+  async close(options: { keepalive?: boolean } = {}): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    // DELETE before closing the PeerConnection: closing first sends a DTLS close_notify, the
+    // server ends the session on it, and the DELETE that follows would find nothing (404).
+    const deleting = deleteResource(this.resourceUrl, {
+      token: this.#streamKey,
+      keepalive: options.keepalive ?? false,
+    });
+    // A page that is going away cannot wait for the answer.
+    if (!options.keepalive) await deleting;
+    this.pc.close();
+    await deleting;
+  }
+}

@@ -1,0 +1,107 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { escapeHtml } from '../../src/html.ts';
+import { backoffDelayMs, DEFAULT_RETRY_POLICY, retryAfterDelayMs } from '../../src/web/retry.ts';
+import { parseRetryAfter, postOffer, SignalingError } from '../../src/web/signaling.ts';
+
+afterEach(() => {
+  vi.unstubAllGlobals();
+});
+
+/** Stubs fetch with one canned response whose `url` is `finalUrl` (after redirects). */
+function stubFetch(response: Response, finalUrl: string) {
+  const fetch = vi.fn((_input: string | URL | Request, _init?: RequestInit) => {
+    Object.defineProperty(response, 'url', { value: finalUrl });
+    return Promise.resolve(response);
+  });
+  vi.stubGlobal('fetch', fetch);
+  return fetch;
+}
+
+describe('postOffer', () => {
+  it('sends the offer as application/sdp with the bearer and resolves Location against the endpoint', async () => {
+    const fetch = stubFetch(
+      new Response('v=0\r\n', { status: 201, headers: { Location: 'sessions/42' } }),
+      'https://edge-2.example.com/whep/s1',
+    );
+    const result = await postOffer('https://live.example.com/whep/s1', 'v=0 offer', { token: 'k' });
+    // Resolved against the URL that answered (after a 307), not against the page.
+    expect(result.resourceUrl).toBe('https://edge-2.example.com/whep/sessions/42');
+    expect(result.answer).toBe('v=0\r\n');
+    const [url, init] = fetch.mock.calls[0];
+    expect(url).toBe('https://live.example.com/whep/s1');
+    expect(init?.method).toBe('POST');
+    expect(init?.headers).toMatchObject({
+      'Content-Type': 'application/sdp',
+      Authorization: 'Bearer k',
+    });
+  });
+
+  it('turns 409 + Retry-After into a SignalingError carrying the delay', async () => {
+    stubFetch(
+      new Response(JSON.stringify({ title: 'Conflict', detail: 'stream is not live' }), {
+        status: 409,
+        headers: { 'Retry-After': '3', 'Content-Type': 'application/problem+json' },
+      }),
+      'https://live.example.com/whep/s1',
+    );
+    const error = await postOffer('https://live.example.com/whep/s1', 'v=0').catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(SignalingError);
+    expect(error).toMatchObject({
+      status: 409,
+      retryAfterSeconds: 3,
+      message: 'stream is not live',
+    });
+  });
+
+  it('refuses a 201 without Location', async () => {
+    stubFetch(new Response('v=0', { status: 201 }), 'https://live.example.com/whip');
+    await expect(postOffer('https://live.example.com/whip', 'v=0')).rejects.toThrow(/Location/);
+  });
+
+  it('reports network failures as status 0', async () => {
+    vi.stubGlobal('fetch', () => Promise.reject(new TypeError('Failed to fetch')));
+    await expect(postOffer('https://live.example.com/whip', 'v=0')).rejects.toMatchObject({
+      status: 0,
+    });
+  });
+});
+
+describe('parseRetryAfter', () => {
+  it('reads delay-seconds and HTTP-dates', () => {
+    const now = Date.parse('2025-01-01T00:00:00Z');
+    expect(parseRetryAfter('5', now)).toBe(5);
+    expect(parseRetryAfter(' 0 ', now)).toBe(0);
+    expect(parseRetryAfter('Wed, 01 Jan 2025 00:00:10 GMT', now)).toBe(10);
+    expect(parseRetryAfter('Tue, 31 Dec 2024 23:00:00 GMT', now)).toBe(0);
+    expect(parseRetryAfter('soon', now)).toBeUndefined();
+    expect(parseRetryAfter(null, now)).toBeUndefined();
+  });
+});
+
+describe('retry policy', () => {
+  it('backs off exponentially up to the cap, with bounded jitter', () => {
+    const mid = () => 0.5;
+    expect([0, 1, 2, 3, 4, 5, 10].map((n) => backoffDelayMs(n, DEFAULT_RETRY_POLICY, mid))).toEqual(
+      [500, 1000, 2000, 4000, 8000, 10_000, 10_000],
+    );
+    expect(backoffDelayMs(0, DEFAULT_RETRY_POLICY, () => 0)).toBe(400);
+    expect(backoffDelayMs(0, DEFAULT_RETRY_POLICY, () => 1)).toBe(600);
+  });
+
+  it('clamps Retry-After and has a default', () => {
+    expect(retryAfterDelayMs(1)).toBe(1000);
+    expect(retryAfterDelayMs(0)).toBe(1000);
+    expect(retryAfterDelayMs(3600)).toBe(60_000);
+    expect(retryAfterDelayMs(undefined)).toBe(2000);
+  });
+});
+
+describe('escapeHtml', () => {
+  it('escapes the five HTML-significant characters', () => {
+    expect(escapeHtml(`<a href="x" title='y'>&</a>`)).toBe(
+      '&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;&amp;&lt;/a&gt;',
+    );
+  });
+});
