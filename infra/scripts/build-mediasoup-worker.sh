@@ -20,6 +20,10 @@ if [ "$have" != "$want" ]; then
   echo "build-mediasoup-worker: expected mediasoup $want, found $have (the version is pinned in package.json)" >&2
   exit 1
 fi
+# wisp's own patch (see patch-mediasoup.mjs): libwebrtc's header-extension numbering. It is
+# idempotent and also patches mediasoup's JavaScript, so it runs even when the worker is cached.
+node "$root/infra/scripts/patch-mediasoup.mjs" "$pkg"
+
 if [ -x "$bin" ] && [ -f "$stamp" ]; then
   echo "build-mediasoup-worker: worker already built ($bin)"
   exit 0
@@ -30,9 +34,6 @@ absl="$pkg/worker/deps/libwebrtc/deps/abseil-cpp/abseil-cpp/absl/debugging/failu
 if grep -q 'std::max(SIGSTKSZ, 65536)' "$absl"; then
   sed -i 's/std::max(SIGSTKSZ, 65536)/std::max<size_t>(SIGSTKSZ, 65536)/' "$absl"
 fi
-
-# wisp's own patch (see patch-mediasoup.mjs): libwebrtc's header-extension numbering.
-node "$root/infra/scripts/patch-mediasoup.mjs" "$pkg"
 
 echo "build-mediasoup-worker: building mediasoup $want worker (about 3-5 minutes on 2 cores)..."
 log="$pkg/worker/build.log"

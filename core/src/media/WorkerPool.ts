@@ -34,6 +34,14 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
   }
 
   static async create(config: MediaConfig): Promise<WorkerPool> {
+    // Our build renumbers mediasoup's header-extension ids (infra/scripts/patch-mediasoup.mjs);
+    // an unpatched package would silently break video for some WHEP viewers.
+    const mid = mediasoup
+      .getSupportedRtpCapabilities()
+      .headerExtensions?.find((e) => e.uri === 'urn:ietf:params:rtp-hdrext:sdes:mid');
+    if (mid?.preferredId !== 4) {
+      throw new Error('mediasoup is not patched for wisp: run "npm run setup"');
+    }
     const workers: PooledWorker[] = [];
     try {
       for (let index = 0; index < config.numWorkers; index++) {
