@@ -1,0 +1,231 @@
+/**
+ * Spawning and stopping the ffmpeg processes that make real encoded media for the
+ * libdatachannel peers (the approach of libdatachannel's `media-sender` example: an encoder
+ * writes RTP to a local UDP port and the peer forwards each packet into a track).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Logger } from '@wisp/core';
+import { PeerTimeoutError } from './errors.ts';
+
+/** Every ffmpeg this process started and has not reaped yet. */
+const live = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+/**
+ * Last-resort cleanup: if the test process exits without closing its peers (a crashed test, a
+ * forgotten `close()`), its ffmpeg children are killed synchronously on the way out. A SIGKILL
+ * of this process cannot run hooks; the `duration` of the lavfi sources bounds those children.
+ */
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const child of live) child.kill('SIGKILL');
+  });
+}
+
+export interface FfmpegProcess {
+  readonly child: ChildProcess;
+  /** Resolves when the process has exited, with its code or signal. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** The last lines ffmpeg wrote to stderr, for error messages. */
+  stderrTail(): string;
+}
+
+export function spawnFfmpeg(ffmpegPath: string, args: string[], logger: Logger): FfmpegProcess {
+  installExitHook();
+  const child = spawn(ffmpegPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  live.add(child);
+  const tail: string[] = [];
+  child.stderr?.setEncoding('utf8');
+  child.stderr?.on('data', (chunk: string) => {
+    for (const line of chunk.split('\n')) {
+      if (!line.trim()) continue;
+      tail.push(line);
+      if (tail.length > 20) tail.shift();
+    }
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => {
+      live.delete(child);
+      resolve({ code, signal });
+    });
+    child.once('error', (error) => {
+      live.delete(child);
+      logger.error({ err: error }, 'ffmpeg could not be started');
+      resolve({ code: null, signal: null });
+    });
+  });
+  logger.debug({ pid: child.pid, args: args.join(' ') }, 'ffmpeg started');
+  return { child, exited, stderrTail: () => tail.join('\n') };
+}
+
+/**
+ * Stops a child: SIGTERM, then SIGKILL after `graceMs`. Resolves once it has exited; rejects
+ * only if even SIGKILL did not end it within another `graceMs`.
+ */
+export async function stopFfmpeg(process_: FfmpegProcess, graceMs = 2000): Promise<void> {
+  const { child } = process_;
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) {
+    await process_.exited;
+    return;
+  }
+  child.kill('SIGTERM');
+  if (await exitsWithin(process_, graceMs)) return;
+  child.kill('SIGKILL');
+  if (await exitsWithin(process_, graceMs)) return;
+  throw new PeerTimeoutError(`ffmpeg (pid ${child.pid}) to exit`, 2 * graceMs);
+}
+
+async function exitsWithin(process_: FfmpegProcess, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([process_.exited.then(() => true as const), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export interface VideoLayer {
+  /** The RTP stream id, "0" for the full-resolution layer as OBS names them. */
+  rid: string;
+  width: number;
+  height: number;
+  bitrateKbps: number;
+  ssrc: number;
+  port: number;
+}
+
+export interface AudioOutput {
+  ssrc: number;
+  port: number;
+  bitrateKbps: number;
+}
+
+export interface ObsLikeEncodeOptions {
+  fps: number;
+  /** The source size; layer 0 has it. */
+  width: number;
+  height: number;
+  layers: VideoLayer[];
+  audio: AudioOutput | undefined;
+  /** The lavfi sources end after this many seconds, a bound on a leaked process. */
+  maxDurationSec: number;
+  videoPayloadType: number;
+  audioPayloadType: number;
+  /** RTP packet size including the 12-byte header. OBS fragments at 1200 payload bytes. */
+  packetSize: number;
+}
+
+/**
+ * ffmpeg arguments for OBS-like media: x264 High profile without B-frames, a keyframe every
+ * second, SPS/PPS repeated in-band (the WHIP service forces `repeat_headers`), and Opus, each
+ * to RTP on 127.0.0.1 with the payload type and SSRC the SDP offer announced. RTCP sender
+ * reports go to the same port (`rtcpport`), so they can be forwarded too.
+ */
+export function obsLikeFfmpegArgs(options: ObsLikeEncodeOptions): string[] {
+  const args = ['-hide_banner', '-loglevel', 'warning', '-nostdin'];
+  const video = options.layers.length > 0;
+  // Inputs are numbered in order: video (if any) is 0, audio follows it.
+  const videoInput = 0;
+  const audioInput = video ? 1 : 0;
+  if (video) {
+    args.push(
+      '-re',
+      '-f',
+      'lavfi',
+      '-i',
+      `testsrc2=size=${options.width}x${options.height}:rate=${options.fps}:duration=${options.maxDurationSec}`,
+    );
+  }
+  if (options.audio) {
+    args.push(
+      '-re',
+      '-f',
+      'lavfi',
+      '-i',
+      `sine=frequency=440:sample_rate=48000:duration=${options.maxDurationSec}`,
+    );
+  }
+
+  if (options.layers.length > 1) {
+    // One source, scaled copies: OBS 32's simulcast layers are scaled outputs of one canvas.
+    const n = options.layers.length;
+    const splits = options.layers.map((_, i) => `[s${i}]`).join('');
+    const scales = options.layers
+      .slice(1)
+      .map((layer, i) => `[s${i + 1}]scale=${layer.width}:${layer.height}[v${i + 1}]`);
+    args.push('-filter_complex', [`[${videoInput}:v]split=${n}${splits}`, ...scales].join(';'));
+  }
+
+  options.layers.forEach((layer, i) => {
+    const map = options.layers.length > 1 ? (i === 0 ? '[s0]' : `[v${i}]`) : `${videoInput}:v`;
+    args.push(
+      '-map',
+      map,
+      '-c:v',
+      'libx264',
+      '-profile:v',
+      'high',
+      '-pix_fmt',
+      'yuv420p',
+      '-bf',
+      '0',
+      '-g',
+      String(options.fps),
+      '-tune',
+      'zerolatency',
+      '-preset',
+      'ultrafast',
+      '-x264-params',
+      'repeat-headers=1',
+      '-b:v',
+      `${layer.bitrateKbps}k`,
+      '-maxrate',
+      `${layer.bitrateKbps}k`,
+      '-bufsize',
+      `${layer.bitrateKbps}k`,
+      ...rtpOutput(options.videoPayloadType, layer.ssrc, layer.port, options.packetSize),
+    );
+  });
+
+  if (options.audio) {
+    args.push(
+      '-map',
+      `${audioInput}:a`,
+      '-c:a',
+      'libopus',
+      '-b:a',
+      `${options.audio.bitrateKbps}k`,
+      '-ac',
+      '2',
+      '-ar',
+      '48000',
+      ...rtpOutput(
+        options.audioPayloadType,
+        options.audio.ssrc,
+        options.audio.port,
+        options.packetSize,
+      ),
+    );
+  }
+  return args;
+}
+
+function rtpOutput(payloadType: number, ssrc: number, port: number, packetSize: number): string[] {
+  return [
+    '-payload_type',
+    String(payloadType),
+    // ffmpeg's option is a signed 32-bit int; the same bits go on the wire.
+    '-ssrc',
+    String(ssrc | 0),
+    '-pkt_size',
+    String(packetSize),
+    '-f',
+    'rtp',
+    `rtp://127.0.0.1:${port}?rtcpport=${port}`,
+  ];
+}

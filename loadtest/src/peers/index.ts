@@ -1,0 +1,13 @@
+export * from './errors.ts';
+export * from './timing.ts';
+export * from './whipClient.ts';
+export * from './signaling.ts';
+export * from './rtp.ts';
+export * from './RtpHistory.ts';
+export * from './syntheticMedia.ts';
+export type { I420Frame } from './wrtc.ts';
+export * from './obsLikeOptions.ts';
+export * from './ObsLikePublisher.ts';
+export * from './WrtcPublisher.ts';
+export * from './WrtcViewer.ts';
+export * from './NdcViewer.ts';
