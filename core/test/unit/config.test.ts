@@ -27,6 +27,7 @@ describe('loadConfig: defaults', () => {
       enableUdp: true,
       enableTcp: true,
       viewersPerRouter: 250,
+      serveFromSource: false,
       workerLogLevel: 'warn',
       workerBin: undefined,
     });
