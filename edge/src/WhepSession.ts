@@ -6,7 +6,7 @@
 import type { types as ms } from 'mediasoup';
 import {
   PeerTransport,
-  TypedEmitter,
+  RtcSession,
   buildAnswer,
   clientParameterError,
   rejectedSection,
@@ -14,43 +14,19 @@ import {
   normalizedMimeType,
   supportedFeedback,
   type AnswerSection,
-  type CloseReason,
+  type RtcSessionOptions,
   type MediaConfig,
   type MediaSectionOffer,
   type SessionConfig,
 } from '@wisp/core';
 import type { ServedSection, ViewPlan } from './planView.ts';
 
-export interface WhepSessionEvents extends Record<string, unknown> {
-  closed: { reason: CloseReason };
-}
-
-export class WhepSession extends TypedEmitter<WhepSessionEvents> {
-  readonly id: string;
-  readonly streamId: string;
-  readonly peer: PeerTransport;
+export class WhepSession extends RtcSession {
   readonly consumers: ms.Consumer[];
-  readonly answer: string;
-  readonly mids: { mid: string; kind: string; protocol: string }[];
-  readonly createdAt = Date.now();
-  #closed = false;
 
-  private constructor(options: {
-    id: string;
-    streamId: string;
-    peer: PeerTransport;
-    consumers: ms.Consumer[];
-    answer: string;
-    mids: { mid: string; kind: string; protocol: string }[];
-  }) {
-    super();
-    this.id = options.id;
-    this.streamId = options.streamId;
-    this.peer = options.peer;
+  private constructor(options: RtcSessionOptions & { consumers: ms.Consumer[] }) {
+    super(options);
     this.consumers = options.consumers;
-    this.answer = options.answer;
-    this.mids = options.mids;
-    this.peer.on('closed', ({ reason }) => this.close(reason));
     const resume = (): void => {
       for (const consumer of this.consumers) {
         consumer.resume().catch(() => undefined); // Closed meanwhile: nothing to resume.
@@ -111,18 +87,6 @@ export class WhepSession extends TypedEmitter<WhepSessionEvents> {
       peer.close('error');
       throw error;
     }
-  }
-
-  get closed(): boolean {
-    return this.#closed;
-  }
-
-  close(reason: CloseReason): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.peer.close(reason);
-    this.emit('closed', { reason });
-    this.removeAllListeners();
   }
 }
 

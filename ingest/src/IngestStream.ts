@@ -50,7 +50,9 @@ export class IngestStream extends TypedEmitter<IngestStreamEvents> implements Li
         // types after each codec): viewers that number codecs the same way can then be served
         // from this router directly (EDGE_SERVE_FROM_SOURCE).
         [...plan.accepted]
-          .sort((a, b) => (a.section.kind === b.section.kind ? 0 : a.section.kind === 'audio' ? -1 : 1))
+          .sort((a, b) =>
+            a.section.kind === b.section.kind ? 0 : a.section.kind === 'audio' ? -1 : 1,
+          )
           .map(({ section, codec }) => routerCodec(section.kind, codec, codec.payloadType)),
         { streamId: options.streamId, role: 'ingest' },
       )

@@ -6,7 +6,7 @@
 import type { types as ms } from 'mediasoup';
 import {
   PeerTransport,
-  TypedEmitter,
+  RtcSession,
   acceptedExtensions,
   buildAnswer,
   clientParameterError,
@@ -15,7 +15,7 @@ import {
   producerRtpParameters,
   supportedFeedback,
   type AnswerSection,
-  type CloseReason,
+  type RtcSessionOptions,
   type MediaConfig,
   type MediaSectionOffer,
   type OfferedCodec,
@@ -29,36 +29,12 @@ export interface PublishPlan {
   accepted: { section: MediaSectionOffer; codec: OfferedCodec }[];
 }
 
-export interface WhipSessionEvents extends Record<string, unknown> {
-  closed: { reason: CloseReason };
-}
-
-export class WhipSession extends TypedEmitter<WhipSessionEvents> {
-  readonly id: string;
-  readonly streamId: string;
-  readonly peer: PeerTransport;
+export class WhipSession extends RtcSession {
   readonly producers: ms.Producer[];
-  readonly answer: string;
-  readonly mids: { mid: string; kind: string; protocol: string }[];
-  readonly createdAt = Date.now();
-  #closed = false;
 
-  private constructor(options: {
-    id: string;
-    streamId: string;
-    peer: PeerTransport;
-    producers: ms.Producer[];
-    answer: string;
-    mids: { mid: string; kind: string; protocol: string }[];
-  }) {
-    super();
-    this.id = options.id;
-    this.streamId = options.streamId;
-    this.peer = options.peer;
+  private constructor(options: RtcSessionOptions & { producers: ms.Producer[] }) {
+    super(options);
     this.producers = options.producers;
-    this.answer = options.answer;
-    this.mids = options.mids;
-    this.peer.on('closed', ({ reason }) => this.close(reason));
   }
 
   static async create(options: {
@@ -115,18 +91,6 @@ export class WhipSession extends TypedEmitter<WhipSessionEvents> {
       peer.close('error');
       throw error;
     }
-  }
-
-  get closed(): boolean {
-    return this.#closed;
-  }
-
-  close(reason: CloseReason): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.peer.close(reason);
-    this.emit('closed', { reason });
-    this.removeAllListeners();
   }
 }
 

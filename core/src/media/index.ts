@@ -2,3 +2,4 @@ export * from './codecs.ts';
 export * from './PeerTransport.ts';
 export * from './WorkerPool.ts';
 export * from './LiveStream.ts';
+export * from './RtcSession.ts';
