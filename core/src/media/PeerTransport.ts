@@ -7,7 +7,12 @@
 import { randomBytes } from 'node:crypto';
 import type { types as ms } from 'mediasoup';
 import type { MediaConfig, SessionConfig } from '../config.ts';
-import { PreconditionFailedError, PreconditionRequiredError, ValidationError } from '../errors.ts';
+import {
+  PreconditionFailedError,
+  PreconditionRequiredError,
+  ServiceUnavailableError,
+  ValidationError,
+} from '../errors.ts';
 import { TypedEmitter } from '../events.ts';
 import type { Logger } from '../logger.ts';
 import type { AnswerTransport } from '../sdp/answer.ts';
@@ -82,17 +87,26 @@ export class PeerTransport extends TypedEmitter<PeerTransportEvents> {
     log: Logger;
   }): Promise<PeerTransport> {
     const { router, offer, media } = options;
-    const transport = await router.createWebRtcTransport({
-      listenIps: [
-        media.announcedIp
-          ? { ip: media.listenIp, announcedIp: media.announcedIp }
-          : { ip: media.listenIp },
-      ],
-      enableUdp: media.enableUdp,
-      enableTcp: media.enableTcp,
-      preferUdp: true,
-      initialAvailableOutgoingBitrate: 1_000_000,
-    });
+    const transport = await router
+      .createWebRtcTransport({
+        listenIps: [
+          media.announcedIp
+            ? { ip: media.listenIp, announcedIp: media.announcedIp }
+            : { ip: media.listenIp },
+        ],
+        enableUdp: media.enableUdp,
+        enableTcp: media.enableTcp,
+        preferUdp: true,
+        initialAvailableOutgoingBitrate: 1_000_000,
+      })
+      .catch((error: unknown) => {
+        // Our own parameters are fixed, so a failure here is a resource problem: above all,
+        // every session takes one port of RTC_MIN_PORT..RTC_MAX_PORT and they can run out.
+        // The client should retry later (RFC 9725 §4.5: 503 with Retry-After). The worker's
+        // reason (often empty in mediasoup 3.8) is logged.
+        options.log.warn({ err: error }, 'could not create a WebRTC transport');
+        throw new ServiceUnavailableError('no free media port or transport: try again later', 5);
+      });
     const peer = new PeerTransport(transport, offer, options.session, options.log);
     try {
       await transport.connect({

@@ -37,3 +37,35 @@ it('WHIP and WHEP sessions that never connect are closed after the connect timeo
   const dump = await t.platform.pool.dump();
   expect(dump.flatMap((w) => w.routerIds)).toEqual([]);
 });
+
+it('a full port range answers 503 with Retry-After, and frees the port when a session ends', async () => {
+  const small = await startPlatform({
+    RTC_MIN_PORT: '47100',
+    RTC_MAX_PORT: '47101',
+    RTC_ENABLE_TCP: 'false',
+    MEDIASOUP_WORKERS: '1',
+  });
+  try {
+    const a = await small.createStream('a');
+    const b = await small.createStream('b');
+    const c = await small.createStream('c');
+    const first = await publishFixture(small.baseUrl, a.streamKey, 'f7-obs');
+    await publishFixture(small.baseUrl, b.streamKey, 'f7-obs');
+    const full = await fetch(`${small.baseUrl}/whip`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/sdp', Authorization: `Bearer ${c.streamKey}` },
+      body: sdpFixture('f7-obs'),
+    });
+    expect(full.status).toBe(503);
+    expect(full.headers.get('retry-after')).toBe('5');
+    expect(full.headers.get('location')).toBeNull();
+    const del = await fetch(first.location, {
+      method: 'DELETE',
+      headers: { Authorization: `Bearer ${a.streamKey}` },
+    });
+    expect(del.status).toBe(200);
+    await publishFixture(small.baseUrl, c.streamKey, 'f7-obs');
+  } finally {
+    await small.stop();
+  }
+});
