@@ -33,7 +33,11 @@ export function markdownTable(table: Pick<Table, 'columns' | 'rows'>): string {
 }
 
 /** A horizontal bar chart in a code block: one bar per (label, value), scaled to the max. */
-export function barChart(title: string, bars: { label: string; value: number }[], unit: string): string {
+export function barChart(
+  title: string,
+  bars: { label: string; value: number }[],
+  unit: string,
+): string {
   const finite = bars.filter((b) => Number.isFinite(b.value));
   if (finite.length === 0) return '';
   const max = Math.max(...finite.map((b) => b.value), 1e-9);
@@ -101,7 +105,11 @@ function chartFor(result: ScenarioResult): string {
       .map((m) => ({ label: m.key.replace(/^[a-z]+\./, ''), value: m.value }));
   switch (result.scenario) {
     case 'latency':
-      return barChart('Glass-to-glass latency per path (ms)', pick(/^latency\.[a-z]+\.p(50|95|99)_ms$/), 'ms');
+      return barChart(
+        'Glass-to-glass latency per path (ms)',
+        pick(/^latency\.[a-z]+\.p(50|95|99)_ms$/),
+        'ms',
+      );
     case 'ttff':
       return barChart('Time to first frame (ms)', pick(/^ttff\..*_ms$/), 'ms');
     case 'signalling':

@@ -60,9 +60,13 @@ async function main(): Promise<number> {
   });
   const size = values.size as BenchSize;
   if (size !== 'smoke' && size !== 'full') throw new Error('--size must be smoke or full');
-  const names = values.scenario.split(',').map((s) => s.trim()).filter(Boolean);
+  const names = values.scenario
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const name of names) {
-    if (!SCENARIOS[name]) throw new Error(`unknown scenario "${name}" (${Object.keys(SCENARIOS).join(', ')})`);
+    if (!SCENARIOS[name])
+      throw new Error(`unknown scenario "${name}" (${Object.keys(SCENARIOS).join(', ')})`);
   }
 
   const startedAt = new Date();
@@ -72,10 +76,15 @@ async function main(): Promise<number> {
     const began = Date.now();
     log(`\n== ${name} (${size})`);
     try {
-      const scenario = await SCENARIOS[name]!();
+      const scenario = await SCENARIOS[name]();
       const result = await scenario({ size, progress: (m) => log(`   ${name}: ${m}`) });
       results.push(result);
-      log(markdownTable({ columns: ['metric', 'value', 'unit'], rows: result.metrics.map((m) => [m.key, m.value, m.unit]) }));
+      log(
+        markdownTable({
+          columns: ['metric', 'value', 'unit'],
+          rows: result.metrics.map((m) => [m.key, m.value, m.unit]),
+        }),
+      );
       log(`   ${name} done in ${((Date.now() - began) / 1000).toFixed(1)} s`);
     } catch (error) {
       const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
@@ -99,12 +108,16 @@ async function main(): Promise<number> {
   const base = path.join(values.out, `${stamp}-${size}`);
   writeFileSync(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`);
   writeFileSync(`${base}.md`, renderMarkdown(report));
-  writeFileSync(path.join(values.out, `latest-${size}.json`), `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(
+    path.join(values.out, `latest-${size}.json`),
+    `${JSON.stringify(report, null, 2)}\n`,
+  );
   writeFileSync(path.join(values.out, `latest-${size}.md`), renderMarkdown(report));
 
   const failed = checks.filter((c) => !c.ok);
   log(`\nreport: ${base}.md`);
-  for (const c of checks) log(`   ${c.ok ? 'ok  ' : 'FAIL'} ${c.key} = ${c.value ?? 'missing'} (${c.rule})`);
+  for (const c of checks)
+    log(`   ${c.ok ? 'ok  ' : 'FAIL'} ${c.key} = ${c.value ?? 'missing'} (${c.rule})`);
   if (failures.length > 0) return 1;
   if (failed.length > 0 && (size === 'smoke' || values.strict)) return 1;
   return 0;

@@ -37,7 +37,7 @@ export function checkThresholds(
   if (!forSize) return [];
   const values = new Map(results.flatMap((r) => r.metrics.map((m) => [m.key, m.value] as const)));
   // Only check metrics of the scenarios that were asked for.
-  const relevant = (key: string): boolean => scenarios.includes(key.split('.')[0]!);
+  const relevant = (key: string): boolean => scenarios.includes(key.split('.')[0]);
   const checks: ThresholdCheck[] = [];
   for (const key of forSize.required.filter(relevant)) {
     const value = values.get(key);
