@@ -69,22 +69,24 @@ export class Edge {
           if (this.#streams.get(streamId) === created) this.#streams.delete(streamId);
         });
       }
-      const router = await stream.routerFor(plan);
+      const reservation = await stream.reserve(plan);
       let session: WhepSession;
       try {
         session = await WhepSession.create({
           id: generateSessionId(),
           streamId,
-          router,
+          router: reservation.router,
           plan,
           media: this.#options.media,
           session: this.#options.session,
         });
       } catch (error) {
-        stream.releaseIfUnused(router);
+        reservation.release();
+        // The publisher left while this viewer was being set up.
+        if (live.closed) throw this.#notLive();
         throw error;
       }
-      stream.attach(session, router);
+      reservation.attach(session);
       this.#sessions.set(session.id, session);
       session.once('closed', () => this.#sessions.delete(session.id));
       this.#log.debug(

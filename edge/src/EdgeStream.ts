@@ -11,6 +11,7 @@
  */
 import type { types as ms } from 'mediasoup';
 import {
+  InvalidStateError,
   TypedEmitter,
   clientParameterError,
   createLogger,
@@ -29,6 +30,15 @@ interface FanoutRouter {
   owned: boolean;
 }
 
+/** A viewer's place on a fan-out router, held while its session is being set up. */
+export interface Reservation {
+  router: ms.Router;
+  /** The session now holds the place until it closes. */
+  attach(session: WhepSession): void;
+  /** Setup failed: give the place back. Idempotent; a no-op after attach. */
+  release(): void;
+}
+
 export interface EdgeStreamEvents extends Record<string, unknown> {
   closed: { reason: CloseReason };
 }
@@ -42,6 +52,8 @@ export class EdgeStream extends TypedEmitter<EdgeStreamEvents> {
   readonly #sessions = new Set<WhepSession>();
   readonly #log;
   readonly #offSource: () => void;
+  /** Viewers plus reservations in progress; the stream closes when it drops to zero. */
+  #members = 0;
   #closed = false;
 
   readonly #serveFromSource: boolean;
@@ -77,22 +89,55 @@ export class EdgeStream extends TypedEmitter<EdgeStreamEvents> {
   }
 
   /**
-   * A fan-out router for this viewer's mapping with room for one more viewer, creating it
-   * (and piping the producers into it) when needed. Callers serialize per stream.
+   * Reserves a place for one viewer: a fan-out router for its mapping with room left, created
+   * (and fed by pipes) when needed. The reservation counts as a viewer at once, so a viewer
+   * leaving meanwhile can't close the router or the stream under a join in progress. Callers
+   * serialize reservations per stream; `attach` or `release` ends the reservation.
    */
-  async routerFor(plan: ViewPlan): Promise<ms.Router> {
+  async reserve(plan: ViewPlan): Promise<Reservation> {
+    this.#members++;
+    let fanout: FanoutRouter;
+    try {
+      fanout = await this.#fanoutFor(plan);
+    } catch (error) {
+      this.#leave(undefined);
+      throw error;
+    }
+    fanout.viewers++;
+    let done = false;
+    return {
+      router: fanout.router,
+      attach: (session) => {
+        if (done) throw new Error('reservation already ended');
+        done = true;
+        this.#sessions.add(session);
+        session.once('closed', () => {
+          this.#sessions.delete(session);
+          this.#leave(fanout);
+        });
+      },
+      release: () => {
+        if (done) return;
+        done = true;
+        this.#leave(fanout);
+      },
+    };
+  }
+
+  async #fanoutFor(plan: ViewPlan): Promise<FanoutRouter> {
     let group = this.#groups.get(plan.mappingKey);
     if (!group) {
       group = [];
       this.#groups.set(plan.mappingKey, group);
     }
     const free = group.find((f) => f.viewers < this.#viewersPerRouter && !f.router.closed);
-    if (free) return free.router;
+    if (free) return free;
     // The first viewers of a matching mapping may use the source router itself; once it holds
     // viewersPerRouter of them, fan-out routers take the rest.
     if (this.#serveFromSource && group.length === 0 && this.#sourceMatches(plan)) {
-      group.push({ router: this.source.router, viewers: 0, owned: false });
-      return this.source.router;
+      const direct: FanoutRouter = { router: this.source.router, viewers: 0, owned: false };
+      group.push(direct);
+      return direct;
     }
     const router = await this.#pool
       .createRouter(
@@ -113,13 +158,24 @@ export class EdgeStream extends TypedEmitter<EdgeStreamEvents> {
       router.close();
       throw error;
     }
+    if (this.#closed) {
+      // The source went offline while the pipes were being set up.
+      router.close();
+      throw new InvalidStateError('edge stream closed');
+    }
     const fanout: FanoutRouter = { router, viewers: 0, owned: true };
-    group.push(fanout);
+    // Re-read the group: it may have been emptied and dropped while this router was created.
+    let current = this.#groups.get(plan.mappingKey);
+    if (!current) {
+      current = [];
+      this.#groups.set(plan.mappingKey, current);
+    }
+    current.push(fanout);
     this.#log.info(
       { mapping: plan.mappingKey, routers: this.routerCount },
       'fan-out router opened',
     );
-    return router;
+    return fanout;
   }
 
   /** Does the source router send every served codec with the viewer's payload type? */
@@ -134,33 +190,14 @@ export class EdgeStream extends TypedEmitter<EdgeStreamEvents> {
     );
   }
 
-  /** Registers a viewer session on `router`; the stream closes after its last viewer. */
-  attach(session: WhepSession, router: ms.Router): void {
-    const fanout = this.#findFanout(router);
-    if (!fanout) throw new Error('router does not belong to this stream');
-    fanout.viewers++;
-    this.#sessions.add(session);
-    session.once('closed', () => {
+  /** One viewer (or reservation) fewer: close what nobody uses any more. */
+  #leave(fanout: FanoutRouter | undefined): void {
+    this.#members--;
+    if (fanout) {
       fanout.viewers--;
-      this.#sessions.delete(session);
       if (fanout.viewers === 0) this.#closeFanout(fanout);
-      if (this.#sessions.size === 0) this.close('deleted');
-    });
-  }
-
-  /** Closes a fan-out router that a failed session setup left empty. */
-  releaseIfUnused(router: ms.Router): void {
-    const fanout = this.#findFanout(router);
-    if (fanout && fanout.viewers === 0) this.#closeFanout(fanout);
-    if (this.#sessions.size === 0) this.close('deleted');
-  }
-
-  #findFanout(router: ms.Router): FanoutRouter | undefined {
-    for (const group of this.#groups.values()) {
-      const found = group.find((f) => f.router === router);
-      if (found) return found;
     }
-    return undefined;
+    if (this.#members === 0) this.close('deleted');
   }
 
   #closeFanout(fanout: FanoutRouter): void {

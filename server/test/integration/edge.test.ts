@@ -68,3 +68,52 @@ describe('edge fan-out', () => {
     await again.waitForFrames(5, 10_000);
   });
 });
+
+describe('edge join/leave races', () => {
+  // Regression: the last viewer leaving while another viewer's session was being set up
+  // closed the fan-out router (and the edge stream) under the join, which then failed with
+  // 422/500. A join now holds a reservation that counts as a viewer until attach or release.
+  it('a reservation keeps the router and the stream open while the last viewer leaves', async () => {
+    const { publishFixture } = await import('../support/http.ts');
+    const { sdpFixture } = await import('../support/fixtures.ts');
+    const { EdgeStream, WhepSession, planView } = await import('@wisp/edge');
+    t = await startPlatform({ SESSION_CONNECT_TIMEOUT_MS: '60000' });
+    const { platform, config } = { platform: t.platform, config: t.platform.config };
+    const stream = await t.createStream();
+    await publishFixture(t.baseUrl, stream.streamKey, 'f2-browser');
+    const live = platform.ingest.getLiveStream(stream.id)!;
+    const edge = new EdgeStream({ source: live, pool: platform.pool, viewersPerRouter: 250 });
+    const plan = planView(sdpFixture('w1-whep-browser'), live.producers);
+    const create = (router: Parameters<typeof WhepSession.create>[0]['router']) =>
+      WhepSession.create({
+        id: crypto.randomUUID(),
+        streamId: stream.id,
+        router,
+        plan,
+        media: config.media,
+        session: config.session,
+      });
+
+    const first = await edge.reserve(plan);
+    const firstSession = await create(first.router);
+    first.attach(firstSession);
+    const second = await edge.reserve(plan);
+    expect(second.router).toBe(first.router);
+
+    firstSession.close('deleted'); // The only attached viewer leaves mid-join.
+    expect(second.router.closed).toBe(false);
+    expect(edge.closed).toBe(false);
+    const secondSession = await create(second.router);
+    second.attach(secondSession);
+    expect(edge.viewerCount).toBe(1);
+
+    // A failed setup gives its place back; the last one out closes everything it opened.
+    const third = await edge.reserve(plan);
+    third.release();
+    third.release();
+    expect(edge.closed).toBe(false);
+    secondSession.close('deleted');
+    expect(edge.closed).toBe(true);
+    expect(second.router.closed).toBe(true);
+  });
+});
