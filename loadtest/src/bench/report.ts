@@ -107,7 +107,7 @@ function chartFor(result: ScenarioResult): string {
     case 'latency':
       return barChart(
         'Glass-to-glass latency per path (ms)',
-        pick(/^latency\.[a-z]+\.p(50|95|99)_ms$/),
+        pick(/^latency\.[a-z0-9]+\.p(50|95|99)_ms$/),
         'ms',
       );
     case 'ttff':
