@@ -83,6 +83,14 @@ export interface SessionConfig {
    * client is detected (mediasoup 3.8 has no ICE consent timeout of its own). Default 15000.
    */
   inactivityTimeoutMs: number;
+  /**
+   * `KEYFRAME_REQUEST_DELAY_MS`: the SFU asks a publisher for at most one keyframe per this
+   * many ms and defers (never drops) the requests in between. libwebrtc encoders ignore a
+   * request that comes within 300 ms of their last keyframe, and mediasoup re-asks only after
+   * 1 s, so without a delay above 300 ms a viewer joining right after another (or right
+   * after the edge opened its pipe) could wait a second for its first frame. Default 350.
+   */
+  keyframeRequestDelayMs: number;
   /** `WHEP_NOT_LIVE_RETRY_AFTER`: Retry-After seconds on WHEP 409 (stream not live). Default 5. */
   notLiveRetryAfterSeconds: number;
 }
@@ -214,6 +222,7 @@ export function loadConfig(env: Env = process.env): Config {
       connectTimeoutMs: int(env, 'SESSION_CONNECT_TIMEOUT_MS', 30_000, 100),
       disconnectTimeoutMs: int(env, 'SESSION_DISCONNECT_TIMEOUT_MS', 5_000, 0),
       inactivityTimeoutMs: int(env, 'SESSION_INACTIVITY_TIMEOUT_MS', 15_000, 500),
+      keyframeRequestDelayMs: int(env, 'KEYFRAME_REQUEST_DELAY_MS', 350, 0, 10_000),
       notLiveRetryAfterSeconds: int(env, 'WHEP_NOT_LIVE_RETRY_AFTER', 5, 1),
     },
     store: {

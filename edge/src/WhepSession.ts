@@ -1,7 +1,9 @@
 /**
  * A viewer's WHEP session: one WebRtcTransport on a fan-out router and one Consumer per
- * served section. Consumers start paused and resume once DTLS is up, which makes mediasoup
- * ask the publisher for a keyframe right when the viewer can use it (fast first frame).
+ * served section. Consumers are created active: mediasoup asks the publisher for a keyframe
+ * exactly once, when the viewer's DTLS connects, i.e. when the viewer can use it. (Creating
+ * them paused and resuming on connect sent a second request a few ms later, which libwebrtc
+ * encoders drop, and cost some joins a second; see KEYFRAME_REQUEST_DELAY_MS.)
  */
 import type { types as ms } from 'mediasoup';
 import {
@@ -27,13 +29,6 @@ export class WhepSession extends RtcSession {
   private constructor(options: RtcSessionOptions & { consumers: ms.Consumer[] }) {
     super(options);
     this.consumers = options.consumers;
-    const resume = (): void => {
-      for (const consumer of this.consumers) {
-        consumer.resume().catch(() => undefined); // Closed meanwhile: nothing to resume.
-      }
-    };
-    if (this.peer.connected) resume();
-    else this.peer.once('connected', resume);
     for (const consumer of this.consumers) {
       consumer.on('producerclose', () => this.close('stream-offline'));
     }
@@ -66,7 +61,7 @@ export class WhepSession extends RtcSession {
               rtpCapabilities: viewerCapabilities(served, router),
               // mediasoup writes this in the MID header extension: it must be the viewer's mid.
               mid: served.section.mid,
-              paused: true,
+              paused: false,
             }),
           );
         } catch (error) {

@@ -63,6 +63,7 @@ export class WhipSession extends RtcSession {
             await peer.transport.produce({
               kind: section.kind,
               rtpParameters: producerRtpParameters(section, codec, supported),
+              keyFrameRequestDelay: options.session.keyframeRequestDelayMs,
               appData: { mid: section.mid },
             }),
           );

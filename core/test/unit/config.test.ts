@@ -38,6 +38,7 @@ describe('loadConfig: defaults', () => {
       connectTimeoutMs: 30_000,
       disconnectTimeoutMs: 5_000,
       inactivityTimeoutMs: 15_000,
+      keyframeRequestDelayMs: 350,
       notLiveRetryAfterSeconds: 5,
     });
     expect(config.store).toEqual({ kind: 'embedded', redisUrl: undefined, redisPrefix: 'wisp:' });
