@@ -82,6 +82,8 @@ describe('loadConfig: values', () => {
       SESSION_DISCONNECT_TIMEOUT_MS: '0',
       SESSION_INACTIVITY_TIMEOUT_MS: '600',
       WHEP_NOT_LIVE_RETRY_AFTER: '2',
+      KEYFRAME_REQUEST_DELAY_MS: '500',
+      EDGE_SERVE_FROM_SOURCE: 'yes',
       REDIS_URL: 'redis://localhost:6379',
       REDIS_PREFIX: 'test:',
       DATA_DIR: '/tmp/wisp-data',
@@ -105,12 +107,14 @@ describe('loadConfig: values', () => {
       enableUdp: true,
       enableTcp: false,
       viewersPerRouter: 10,
+      serveFromSource: true,
       workerLogLevel: 'debug',
     });
     expect(config.session).toEqual({
       connectTimeoutMs: 1000,
       disconnectTimeoutMs: 0,
       inactivityTimeoutMs: 600,
+      keyframeRequestDelayMs: 500,
       notLiveRetryAfterSeconds: 2,
     });
     expect(config.store).toEqual({
