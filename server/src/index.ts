@@ -1,1 +1,2 @@
 export * from './Platform.ts';
+export * from './local.ts';

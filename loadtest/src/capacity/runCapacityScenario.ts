@@ -6,7 +6,10 @@
  * worker's CPU, what every viewer received, and loss against what the publisher sent.
  */
 import { cpus } from 'node:os';
-import { startPlatform, type TestPlatform } from '../../../server/test/support/platform.ts';
+import {
+  startLocalPlatform as startPlatform,
+  type LocalPlatform as TestPlatform,
+} from '@wisp/server';
 import type { BenchContext, Metric, Scenario, ScenarioResult, Table } from '../bench/types.ts';
 import { ObsLikePublisher } from '../peers/ObsLikePublisher.ts';
 import { sleep, waitUntil } from '../peers/timing.ts';

@@ -17,11 +17,11 @@ export interface LatencyPlatform {
 export type PlatformStarter = (env: Record<string, string>) => Promise<LatencyPlatform>;
 
 /**
- * Starts the platform of `server/test/support/platform.ts` in this process. It is imported
+ * Starts the platform of `server/src/local.ts` in this process. It is imported
  * lazily, so the peer-to-peer path and the stamp never load mediasoup.
  */
 export const startInProcessPlatform: PlatformStarter = async (env) => {
-  const { startPlatform } = await import('../../../server/test/support/platform.ts');
+  const { startLocalPlatform: startPlatform } = await import('@wisp/server');
   const platform = await startPlatform(env);
   return {
     createStream: (name) => platform.createStream(name),

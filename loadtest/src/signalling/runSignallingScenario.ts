@@ -6,7 +6,10 @@
  * as k6 scripts for a real deployment.
  */
 import { sdpFixture } from '../../../server/test/support/fixtures.ts';
-import { startPlatform, type TestPlatform } from '../../../server/test/support/platform.ts';
+import {
+  startLocalPlatform as startPlatform,
+  type LocalPlatform as TestPlatform,
+} from '@wisp/server';
 import { waitUntil } from '../peers/timing.ts';
 import type { BenchContext, Metric, Scenario, ScenarioResult, Table } from '../bench/types.ts';
 import { API_OPERATIONS, runApiLoad } from './apiLoad.ts';
@@ -379,7 +382,7 @@ const NOTES = [
   'Each level is a closed loop: N clients each repeat setup + teardown back to back, bounded by a task count and a duration, after a short unmeasured warm-up. setups/s counts completed setup + teardown pairs; setup latency is POST -> 201 with the body read. Headline latency keys (`signalling.whip.p50_ms`, ...) are at concurrency 1, headline throughput keys the best level; per-level keys carry `.c1`, `.c4`, `.c16`. Percentiles are nearest-rank over the successful sessions.',
   'The API rows run one stream life per task (create, get, list, rotate the key, delete: five requests) against the embedded store, the mix of loadtest/k6/api.ts; requests/s counts all five.',
   'WHEP+ICE rows are what a real viewer experiences: a libdatachannel viewer (NdcViewer) makes its offer, POSTs it, applies the answer, runs ICE + DTLS against the SFU on 127.0.0.1 and waits for the first RTP packet (audio) of a live OBS-like publisher (ffmpeg H.264 320x180 + Opus); post, connected and first RTP all count from the start of the setup, then the session is DELETEd. One more viewer stays connected throughout, so every measured viewer joins a watched stream. The first video packet waits for the next keyframe of the publisher (OBS ignores PLIs), which the ttff scenario measures. On loopback network delay is nil: a real viewer adds its round trips.',
-  "The platform runs inside the benchmark process (server/test/support/platform.ts): the load generator shares its Node event loop and the machine's cores with the server (the mediasoup workers are separate processes), so HTTP figures are a lower bound for a dedicated server and comparable between runs on one machine, not between machines. Run loadtest/k6 against a deployment for numbers from outside.",
+  "The platform runs inside the benchmark process (server/src/local.ts): the load generator shares its Node event loop and the machine's cores with the server (the mediasoup workers are separate processes), so HTTP figures are a lower bound for a dedicated server and comparable between runs on one machine, not between machines. Run loadtest/k6 against a deployment for numbers from outside.",
 ];
 
 export const runSignallingScenario: Scenario = async (context): Promise<ScenarioResult> => {

@@ -5,7 +5,10 @@
  * the decoder's share shows. Each join closes (DELETE, then the peer) before the next starts.
  */
 import { createLogger, type Logger } from '@wisp/core';
-import { startPlatform, type TestPlatform } from '../../../server/test/support/platform.ts';
+import {
+  startLocalPlatform as startPlatform,
+  type LocalPlatform as TestPlatform,
+} from '@wisp/server';
 import type { BenchContext, Metric, Scenario, ScenarioResult, Table } from '../bench/types.ts';
 import { SignalingError } from '../peers/errors.ts';
 import { NdcViewer } from '../peers/NdcViewer.ts';
