@@ -54,7 +54,7 @@ export function capacityPlan(size: BenchContext['size']): CapacityPlan {
       }
     : {
         ...common,
-        steps: [0, 10, 25, 50, 100, 150, 200, 250, 300],
+        steps: [0, 10, 25, 50, 100, 150, 200, 250, 300, 350, 400, 450, 500],
         rampPerSecond: 20,
         settleMs: 3000,
         windowMs: 12_000,

@@ -50,6 +50,11 @@ export interface NdcViewerOptions {
   bindAddress?: string;
   /** HTTP timeout of POST and DELETE. Default 8000 ms. */
   httpTimeoutMs?: number;
+  /**
+   * Called with every RTP packet (RTCP filtered out), e.g. to count loss from sequence gaps.
+   * A hook that throws is ignored.
+   */
+  onRtp?: (kind: MediaKind, packet: Buffer, receivedAt: number) => void;
 }
 
 export interface NdcTrackStats {
@@ -271,6 +276,13 @@ export class NdcViewer {
       counters.firstPacketAt ??= now;
       counters.packets++;
       counters.bytes += message.length;
+      if (this.#options.onRtp) {
+        try {
+          this.#options.onRtp(kind, message, now);
+        } catch {
+          // A consumer's bug must not stop the counting.
+        }
+      }
       const payloadType = rtpPayloadType(message);
       counters.payloadTypes.add(payloadType);
       counters.ssrcs.add(rtpSsrc(message));

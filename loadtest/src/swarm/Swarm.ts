@@ -304,9 +304,10 @@ export class Swarm {
       const sample = this.#samples.get(viewer.index);
       const first = sample?.first;
       const lost = this.#lostOf(viewer.kind, sample, expectedNow);
-      // wrtc: libwebrtc counts from the first packet; ndc: from the first sample with packets.
+      // Sequence-gap loss (every wrtc viewer, ndc viewers with sequence tracking) counts from
+      // the first packet; the source comparison (ndc otherwise) from the first sample.
       const received =
-        viewer.kind === 'wrtc'
+        viewer.kind === 'wrtc' || sample?.packetsLost !== undefined
           ? (sample?.packets ?? 0)
           : sample && first
             ? sample.packets - first.packets
@@ -342,7 +343,7 @@ export class Swarm {
     sample: SampleState | undefined,
     expectedNow: number | undefined,
   ): number | undefined {
-    if (kind === 'wrtc') return sample?.packetsLost;
+    if (kind === 'wrtc' || sample?.packetsLost !== undefined) return sample?.packetsLost;
     const base = sample?.first;
     if (!sample || !base || base.expected === undefined || expectedNow === undefined) {
       return undefined;

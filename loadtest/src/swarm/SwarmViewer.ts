@@ -5,15 +5,15 @@
  * the POST started and owns the session's DELETE (sent before the peer closes, the order the
  * peers use; see the loadtest README).
  *
- * Loss of `ndc` viewers: NdcViewer 0.1 counts packets but exposes neither sequence numbers nor
- * a per-packet hook, so sequence-gap loss (`RtpLossTracker`) cannot be computed here; the
- * swarm compares with the source's sent count instead when it has one. `wrtc` viewers report
- * libwebrtc's own sequence-gap loss (`packetsLost` of `inbound-rtp`).
+ * Loss: `ndc` viewers count sequence gaps of every RTP stream they receive (`RtpLossTracker`
+ * fed by NdcViewer's `onRtp` hook); `wrtc` viewers report libwebrtc's own sequence-gap loss
+ * (`packetsLost` of `inbound-rtp`). Both count from each stream's first packet.
  */
 import type { Logger } from '@wisp/core';
 import { NdcViewer, type NdcVideoCodec } from '../peers/NdcViewer.ts';
 import { deleteSessionQuietly, postSdp } from '../peers/whipClient.ts';
 import { WrtcViewer } from '../peers/WrtcViewer.ts';
+import { RtpLossTracker } from './sequenceLoss.ts';
 import type { SwarmViewerKind, SwarmViewerState } from './types.ts';
 
 export interface SwarmViewerOptions {
@@ -38,6 +38,7 @@ export interface SwarmViewerCounters {
 type Peer = { kind: 'ndc'; viewer: NdcViewer } | { kind: 'wrtc'; viewer: WrtcViewer };
 
 export class SwarmViewer {
+  readonly #loss = new RtpLossTracker();
   readonly index: number;
   readonly kind: SwarmViewerKind;
   /** `performance.now()` when the join started. */
@@ -119,7 +120,7 @@ export class SwarmViewer {
       return {
         packets: audio.packets + video.packets,
         bytes: audio.bytes + video.bytes,
-        packetsLost: undefined,
+        packetsLost: this.#loss.counts().lost,
       };
     }
     const inbound = await peer.viewer.inboundRtpStats();
@@ -154,6 +155,7 @@ export class SwarmViewer {
         signal: signalFn,
         videoCodecs: this.#options.ndcVideoCodecs,
         httpTimeoutMs,
+        onRtp: (_kind, packet) => this.#loss.pushPacket(packet),
       });
       this.#peer = { kind: 'ndc', viewer };
       await abortable(viewer.waitConnected(connectTimeoutMs), signal);
