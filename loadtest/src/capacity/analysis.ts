@@ -133,9 +133,15 @@ export function stabilityProblems(
 }
 
 export interface CapacityAnalysis {
-  /** Worker CPU % against connected viewers, over the stable steps (all steps if < 2 stable). */
+  /**
+   * Worker CPU % against connected viewers, over the stable steps at which the machine still
+   * had headroom (below `saturationShare` of all cores): once the load generator and the
+   * worker compete for the last cycles, the worker gets less CPU than it needs and the
+   * slope would come out too low. Falls back to all stable steps, then all steps, when fewer
+   * than 2 remain.
+   */
   fit: LinearFit | undefined;
-  fitOver: 'stable steps' | 'all steps';
+  fitOver: 'stable steps with CPU headroom' | 'stable steps' | 'all steps';
   /** % of one core per viewer (the slope). */
   cpuPerViewerPct: number | undefined;
   /** 100 % / cpuPerViewerPct: viewers one core could serve at this bitrate. */
@@ -152,10 +158,20 @@ export interface CapacityAnalysis {
 export function analyzeCapacity(
   steps: readonly CapacityStep[],
   criteria: StabilityCriteria = DEFAULT_STABILITY,
+  /** The machine's CPU capacity (100 % per core); without it every stable step is fitted. */
+  machine?: { capacityPct: number; saturationShare: number },
 ): CapacityAnalysis {
   const stable = steps.map((step) => stabilityProblems(step, criteria).length === 0);
   const stableSteps = steps.filter((_, i) => stable[i]);
-  const fitSteps = stableSteps.length >= 2 ? stableSteps : steps;
+  const headroomSteps = machine
+    ? stableSteps.filter((s) => s.machineCpuPct < machine.capacityPct * machine.saturationShare)
+    : [];
+  const [fitSteps, fitOver]: [readonly CapacityStep[], CapacityAnalysis['fitOver']] =
+    headroomSteps.length >= 2
+      ? [headroomSteps, 'stable steps with CPU headroom']
+      : stableSteps.length >= 2
+        ? [stableSteps, 'stable steps']
+        : [steps, 'all steps'];
   const fit = leastSquares(fitSteps.map((s) => ({ x: s.connected, y: s.workerCpuPct })));
   const generatorFit = leastSquares(
     fitSteps.map((s) => ({ x: s.connected, y: s.generatorCpuPct })),
@@ -164,7 +180,7 @@ export function analyzeCapacity(
   const cpuPerViewerPct = fit?.slope;
   return {
     fit,
-    fitOver: fitSteps === stableSteps ? 'stable steps' : 'all steps',
+    fitOver,
     cpuPerViewerPct,
     viewersPerCore:
       cpuPerViewerPct !== undefined && cpuPerViewerPct > 0 ? 100 / cpuPerViewerPct : undefined,

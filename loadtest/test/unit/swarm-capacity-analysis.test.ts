@@ -116,6 +116,25 @@ describe('stabilityProblems', () => {
 });
 
 describe('analyzeCapacity', () => {
+  it('leaves steps where the machine was saturated out of the fit', () => {
+    // 0.2 % per viewer while the machine has headroom; past 150 % of 200 % the worker is
+    // starved and its CPU flattens, which must not pull the slope down.
+    const steps = [
+      step(0, 1, { machineCpuPct: 20 }),
+      step(50, 11, { machineCpuPct: 60 }),
+      step(100, 21, { machineCpuPct: 110 }),
+      step(200, 30, { machineCpuPct: 180 }),
+      step(300, 32, { machineCpuPct: 195 }),
+    ];
+    const saturated = analyzeCapacity(steps);
+    const headroom = analyzeCapacity(steps, undefined, { capacityPct: 200, saturationShare: 0.75 });
+    expect(saturated.cpuPerViewerPct!).toBeLessThan(0.12);
+    expect(headroom.cpuPerViewerPct).toBeCloseTo(0.2, 10);
+    expect(headroom.fitOver).toBe('stable steps with CPU headroom');
+    expect(headroom.fit?.n).toBe(3);
+    expect(headroom.maxStableViewers).toBe(300);
+  });
+
   it('fits CPU per viewer over stable steps and extrapolates viewers per core', () => {
     const steps = [step(0, 1), step(10, 3), step(25, 6), step(50, 11), step(100, 21)];
     const analysis = analyzeCapacity(steps);
