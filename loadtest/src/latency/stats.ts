@@ -1,6 +1,7 @@
 /**
  * Summary statistics of a latency sample: percentiles, mean, and a histogram for the report.
  */
+import { interpolatedPercentile } from '../swarm/stats.ts';
 
 export interface LatencySummary {
   count: number;
@@ -21,11 +22,7 @@ export interface LatencySummary {
 export function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
   if (p < 0 || p > 100) throw new RangeError(`A percentile must be in [0, 100], got ${p}`);
-  const rank = (p / 100) * (sorted.length - 1);
-  const lower = Math.floor(rank);
-  const upper = Math.ceil(rank);
-  const low = sorted[lower];
-  return low + (sorted[upper] - low) * (rank - lower);
+  return interpolatedPercentile(sorted, p);
 }
 
 /** Percentiles, extremes, mean and (population) standard deviation; NaNs when empty. */

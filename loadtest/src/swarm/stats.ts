@@ -14,6 +14,14 @@ export function percentile(values: readonly number[], p: number): number | undef
   }
   const sorted = values.filter((value) => Number.isFinite(value)).sort((a, b) => a - b);
   if (sorted.length === 0) return undefined;
+  return interpolatedPercentile(sorted, p);
+}
+
+/**
+ * The interpolation itself, for ascending, non-empty `sorted` values and p in 0..100 (the
+ * callers validate): shared by `percentile` here and the latency probe's summary.
+ */
+export function interpolatedPercentile(sorted: readonly number[], p: number): number {
   const rank = (p / 100) * (sorted.length - 1);
   const lower = Math.floor(rank);
   const upper = Math.ceil(rank);
