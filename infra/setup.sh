@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Sets up everything wisp needs on a Debian/Ubuntu machine, idempotently:
-#   1. system packages (Debian's archive): build tools for the mediasoup worker, ffmpeg;
-#      with --test also redis-server and chromium (the test suite runs the real things);
+#   1. system packages (Debian's archive): the mediasoup worker's build tools and libraries,
+#      ffmpeg; with --test also redis-server, chromium, firefox-esr and GStreamer (the test
+#      suite runs the real things);
 #   2. npm dependencies;
-#   3. the mediasoup worker, built offline from the npm tarball (infra/scripts/);
+#   3. the mediasoup worker, built offline against Debian's libraries and cached outside the
+#      checkout (infra/scripts/build-mediasoup-worker.sh);
 #   4. the player's web assets.
 # Usage: npm run setup            (run the platform)
 #        npm run setup -- --test  (run the tests too)
@@ -20,15 +22,25 @@ done
 start=$(date +%s)
 step() { printf '\n==> %s\n' "$*"; }
 
-# 1. System packages. Each entry is "command:package".
-wanted=(python3:python3 make:make g++:g++ ffmpeg:ffmpeg)
+# 1. System packages (Debian's archive). The mediasoup worker is built against Debian's own
+# OpenSSL 3, libuv, libsrtp2, abseil and flatbuffers (infra/mediasoup/README.md) and needs
+# their runtime libraries to run, so they are wanted on every machine.
+wanted=(python3 make g++ pkg-config meson ninja-build ccache flatbuffers-compiler
+  libflatbuffers-dev libssl-dev libuv1-dev libsrtp2-dev libabsl-dev ffmpeg)
 if [ "$with_test" = 1 ]; then
-  wanted+=(redis-server:redis-server chromium:chromium)
+  # The tests run the real things: Redis, Chromium, stock Firefox, GStreamer publishers.
+  wanted+=(redis-server chromium firefox-esr fonts-liberation gstreamer1.0-tools
+    gstreamer1.0-plugins-base gstreamer1.0-plugins-good)
 fi
 missing=()
-for entry in "${wanted[@]}"; do
-  command -v "${entry%%:*}" >/dev/null 2>&1 || missing+=("${entry##*:}")
-done
+if command -v dpkg-query >/dev/null 2>&1; then
+  for package in "${wanted[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' ||
+      missing+=("$package")
+  done
+else
+  echo "setup: no dpkg here; make sure these are installed: ${wanted[*]}" >&2
+fi
 if [ "${#missing[@]}" -gt 0 ]; then
   step "installing system packages: ${missing[*]}"
   if ! command -v apt-get >/dev/null 2>&1; then
@@ -44,7 +56,11 @@ if [ "${#missing[@]}" -gt 0 ]; then
   fi
   export DEBIAN_FRONTEND=noninteractive
   $sudo apt-get update -qq
-  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" fonts-liberation >/dev/null
+  if ! $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/tmp/wisp-apt.log 2>&1; then
+    echo "setup: apt-get install failed; last lines of /tmp/wisp-apt.log:" >&2
+    tail -n 20 /tmp/wisp-apt.log >&2
+    exit 1
+  fi
 else
   step "system packages present"
 fi
@@ -59,7 +75,8 @@ else
   MEDIASOUP_WORKER_BIN=/skip npm ci --no-audit --no-fund --loglevel=error
 fi
 
-# 3. mediasoup worker (cached in node_modules: built once, about 3-4 minutes on 2 cores).
+# 3. mediasoup worker: from the cache outside the checkout, or built (about 15 minutes cold
+# on 2 cores; infra/scripts/build-mediasoup-worker.sh).
 step "mediasoup worker"
 bash infra/scripts/build-mediasoup-worker.sh
 

@@ -3,7 +3,7 @@
  * next to it; docs/configuration.md lists the same table for operators.
  */
 import { randomBytes } from 'node:crypto';
-import { cpus } from 'node:os';
+import { cpus, networkInterfaces } from 'node:os';
 import path from 'node:path';
 
 export interface IceServerConfig {
@@ -28,23 +28,42 @@ export interface HttpConfig {
   corsOrigin: string;
 }
 
+export interface ListenAddress {
+  /** Local address the sockets bind to. */
+  ip: string;
+  /** Address put in ICE candidates instead of `ip` (NAT). */
+  announcedAddress?: string;
+}
+
 export interface MediaConfig {
   /** `MEDIASOUP_WORKERS`: mediasoup worker processes. Default: one per CPU core. */
   numWorkers: number;
-  /** `RTC_MIN_PORT` / `RTC_MAX_PORT`: UDP/TCP port range for WebRTC. Default 40000-49999. */
+  /**
+   * `RTC_PORT_MODE`: `server` (default) puts every WebRTC transport of a worker on one UDP
+   * and one TCP port through mediasoup's WebRtcServer: worker i listens on `RTC_PORT` + i,
+   * so a firewall or a container needs only as many ports as there are workers. `range`
+   * gives each transport its own port from `RTC_MIN_PORT`..`RTC_MAX_PORT` (the old model).
+   */
+  portMode: 'server' | 'range';
+  /**
+   * `RTC_PORT`: first WebRtcServer port (UDP and TCP); worker i uses `RTC_PORT` + i. Default
+   * 40000. `0` lets each worker take any free port of `RTC_MIN_PORT`..`RTC_MAX_PORT` (tests).
+   */
+  rtcPort: number;
+  /** `RTC_MIN_PORT` / `RTC_MAX_PORT`: port range of `range` mode. Default 40000-49999. */
   rtcMinPort: number;
   rtcMaxPort: number;
   /**
-   * `RTC_LISTEN_IP`: local address media sockets bind to. Default `127.0.0.1`, which serves
-   * clients on the same machine; use `0.0.0.0` (with `RTC_ANNOUNCED_IP`) or a LAN address
-   * for other machines.
+   * Where media sockets listen and which address each announces in ICE candidates, from
+   * `RTC_LISTEN_IP` (comma-separated addresses) and `RTC_ANNOUNCED_IP`:
+   * - neither set (default): every address of the machine's interfaces, loopback included,
+   *   each announced as itself, so browsers on this machine (Firefox never pairs with a
+   *   loopback-only candidate) and on its networks can connect without tuning;
+   * - `RTC_ANNOUNCED_IP` only: listen on `0.0.0.0`, announce that address (cloud 1:1 NAT);
+   * - `RTC_LISTEN_IP`: listen on those addresses, each announced as `RTC_ANNOUNCED_IP` if
+   *   set, else as itself.
    */
-  listenIp: string;
-  /**
-   * `RTC_ANNOUNCED_IP`: address put in ICE candidates instead of `listenIp`, e.g. the public
-   * IP of a cloud host behind 1:1 NAT. Default: none (candidates carry `listenIp`).
-   */
-  announcedIp: string | undefined;
+  listen: ListenAddress[];
   /** `RTC_ENABLE_UDP` (default true) / `RTC_ENABLE_TCP` (default true): ICE transports offered. */
   enableUdp: boolean;
   enableTcp: boolean;
@@ -93,6 +112,12 @@ export interface SessionConfig {
   keyframeRequestDelayMs: number;
   /** `WHEP_NOT_LIVE_RETRY_AFTER`: Retry-After seconds on WHEP 409 (stream not live). Default 5. */
   notLiveRetryAfterSeconds: number;
+  /**
+   * `SESSION_DELETE_GRACE_MS`: a DELETE of a WHIP/WHEP session that already ended (its
+   * connection closed first, as some clients do before they send DELETE) answers 200 for
+   * this long after the end, then 404. Default 60000; 0 turns it off.
+   */
+  deleteGraceMs: number;
 }
 
 export interface StoreConfig {
@@ -179,6 +204,55 @@ function parseIceServers(env: Env): IceServerConfig[] {
     });
 }
 
+const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+
+function isIpAddress(value: string): boolean {
+  const v4 = IPV4.exec(value);
+  if (v4) return v4.slice(1).every((part) => Number(part) <= 255);
+  return value.includes(':') && /^[0-9a-fA-F:.]+$/.test(value);
+}
+
+/** The machine's interface addresses: IPv4 and non-link-local IPv6, loopback included. */
+export function interfaceAddresses(
+  interfaces: ReturnType<typeof networkInterfaces> = networkInterfaces(),
+): string[] {
+  const addresses: string[] = [];
+  for (const entries of Object.values(interfaces)) {
+    for (const entry of entries ?? []) {
+      if (entry.family === 'IPv6' && (entry.scopeid ?? 0) !== 0) continue; // link-local
+      if (!addresses.includes(entry.address)) addresses.push(entry.address);
+    }
+  }
+  // Non-loopback first: candidates are announced in this order, with falling priority.
+  const loopback = (ip: string) => ip.startsWith('127.') || ip === '::1';
+  return [...addresses.filter((ip) => !loopback(ip)), ...addresses.filter(loopback)];
+}
+
+function listenAddresses(env: Env): ListenAddress[] {
+  const announced = env.RTC_ANNOUNCED_IP?.trim() || undefined;
+  if (announced && /[\s,"]/.test(announced)) {
+    throw new ConfigError(`RTC_ANNOUNCED_IP must be one address or host name, got "${announced}"`);
+  }
+  const listed = (env.RTC_LISTEN_IP ?? '')
+    .split(',')
+    .map((ip) => ip.trim())
+    .filter(Boolean);
+  for (const ip of listed) {
+    if (!isIpAddress(ip)) throw new ConfigError(`RTC_LISTEN_IP entry "${ip}" is not an IP address`);
+  }
+  if (listed.length > 0) {
+    if (announced) return listed.map((ip) => ({ ip, announcedAddress: announced }));
+    // A wildcard announced as itself would be a useless candidate: it means every interface.
+    const expanded = listed.flatMap((ip) =>
+      ip === '0.0.0.0' || ip === '::' ? interfaceAddresses() : [ip],
+    );
+    return [...new Set(expanded)].map((ip) => ({ ip }));
+  }
+  if (announced) return [{ ip: '0.0.0.0', announcedAddress: announced }];
+  const addresses = interfaceAddresses();
+  return addresses.length > 0 ? addresses.map((ip) => ({ ip })) : [{ ip: '127.0.0.1' }];
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const port = int(env, 'PORT', 8080, 0, 65535);
   const publicUrl = (env.PUBLIC_URL || `http://localhost:${port}`).replace(/\/+$/, '');
@@ -190,6 +264,17 @@ export function loadConfig(env: Env = process.env): Config {
   const rtcMinPort = int(env, 'RTC_MIN_PORT', 40000, 1024, 65535);
   const rtcMaxPort = int(env, 'RTC_MAX_PORT', 49999, 1024, 65535);
   if (rtcMaxPort < rtcMinPort) throw new ConfigError('RTC_MAX_PORT must be >= RTC_MIN_PORT');
+  const portMode = (env.RTC_PORT_MODE || 'server') as MediaConfig['portMode'];
+  if (portMode !== 'server' && portMode !== 'range') {
+    throw new ConfigError(`RTC_PORT_MODE must be server or range, got "${env.RTC_PORT_MODE}"`);
+  }
+  const numWorkers = int(env, 'MEDIASOUP_WORKERS', Math.max(1, cpus().length), 1, 256);
+  const rtcPort = int(env, 'RTC_PORT', 40000, 0, 65535);
+  if (rtcPort !== 0 && (rtcPort < 1024 || rtcPort + numWorkers - 1 > 65535)) {
+    throw new ConfigError(
+      `RTC_PORT must be 0 or between 1024 and ${65536 - numWorkers} (one port per worker), got "${rtcPort}"`,
+    );
+  }
   const workerLogLevel = (env.MEDIASOUP_LOG_LEVEL || 'warn') as MediaConfig['workerLogLevel'];
   if (!['debug', 'warn', 'error', 'none'].includes(workerLogLevel)) {
     throw new ConfigError('MEDIASOUP_LOG_LEVEL must be debug, warn, error or none');
@@ -206,11 +291,12 @@ export function loadConfig(env: Env = process.env): Config {
       corsOrigin: env.CORS_ORIGIN || '*',
     },
     media: {
-      numWorkers: int(env, 'MEDIASOUP_WORKERS', Math.max(1, cpus().length), 1, 256),
+      numWorkers,
+      portMode,
+      rtcPort,
       rtcMinPort,
       rtcMaxPort,
-      listenIp: env.RTC_LISTEN_IP || '127.0.0.1',
-      announcedIp: env.RTC_ANNOUNCED_IP || undefined,
+      listen: listenAddresses(env),
       enableUdp: bool(env, 'RTC_ENABLE_UDP', true),
       enableTcp: bool(env, 'RTC_ENABLE_TCP', true),
       viewersPerRouter: int(env, 'VIEWERS_PER_ROUTER', 250, 1),
@@ -224,6 +310,7 @@ export function loadConfig(env: Env = process.env): Config {
       inactivityTimeoutMs: int(env, 'SESSION_INACTIVITY_TIMEOUT_MS', 15_000, 500),
       keyframeRequestDelayMs: int(env, 'KEYFRAME_REQUEST_DELAY_MS', 350, 0, 10_000),
       notLiveRetryAfterSeconds: int(env, 'WHEP_NOT_LIVE_RETRY_AFTER', 5, 1),
+      deleteGraceMs: int(env, 'SESSION_DELETE_GRACE_MS', 60_000, 0, 3_600_000),
     },
     store: {
       kind: redisUrl ? 'redis' : 'embedded',

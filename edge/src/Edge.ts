@@ -5,6 +5,7 @@
  */
 import {
   ConflictError,
+  EndedSessions,
   KeyedMutex,
   NotFoundError,
   createLogger,
@@ -33,10 +34,12 @@ export class Edge {
   readonly #sessions = new Map<string, WhepSession>();
   readonly #mutex = new KeyedMutex();
   readonly #log = createLogger('Edge');
+  readonly #ended: EndedSessions;
   #closed = false;
 
   constructor(options: EdgeOptions) {
     this.#options = options;
+    this.#ended = new EndedSessions({ graceMs: options.session.deleteGraceMs });
   }
 
   /**
@@ -76,6 +79,7 @@ export class Edge {
           id: generateSessionId(),
           streamId,
           router: reservation.router,
+          producerIds: reservation.producerIds,
           plan,
           media: this.#options.media,
           session: this.#options.session,
@@ -88,7 +92,10 @@ export class Edge {
       }
       reservation.attach(session);
       this.#sessions.set(session.id, session);
-      session.once('closed', () => this.#sessions.delete(session.id));
+      session.once('closed', ({ reason }) => {
+        this.#sessions.delete(session.id);
+        this.#ended.add(session.id, session.streamId, reason);
+      });
       this.#log.debug(
         { streamId, sessionId: session.id, viewers: stream.viewerCount },
         'viewer joined',
@@ -109,6 +116,18 @@ export class Edge {
     const session = this.#sessions.get(sessionId);
     if (!session || session.streamId !== streamId) throw new NotFoundError('no such WHEP session');
     return session;
+  }
+
+  /** DELETE of a WHEP session: closes it; one that ended within the grace period succeeds. */
+  endSession(streamId: string, sessionId: string): void {
+    const session = this.#sessions.get(sessionId);
+    if (session && session.streamId === streamId) {
+      session.close('deleted');
+      return;
+    }
+    if (this.#ended.streamOf(sessionId) !== streamId) {
+      throw new NotFoundError('no such WHEP session');
+    }
   }
 
   viewerCount(streamId?: string): number {

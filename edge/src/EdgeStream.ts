@@ -25,6 +25,8 @@ import type { WhepSession } from './WhepSession.ts';
 
 interface FanoutRouter {
   router: ms.Router;
+  /** Source producer id -> the id of its piped producer in this router. */
+  producerIds: ReadonlyMap<string, string>;
   viewers: number;
   /** False for the source's own router (served directly): never closed by the edge. */
   owned: boolean;
@@ -33,6 +35,8 @@ interface FanoutRouter {
 /** A viewer's place on a fan-out router, held while its session is being set up. */
 export interface Reservation {
   router: ms.Router;
+  /** Source producer id -> the producer to consume in `router`. */
+  producerIds: ReadonlyMap<string, string>;
   /** The session now holds the place until it closes. */
   attach(session: WhepSession): void;
   /** Setup failed: give the place back. Idempotent; a no-op after attach. */
@@ -107,6 +111,7 @@ export class EdgeStream extends TypedEmitter<EdgeStreamEvents> {
     let done = false;
     return {
       router: fanout.router,
+      producerIds: fanout.producerIds,
       attach: (session) => {
         if (done) throw new Error('reservation already ended');
         done = true;
@@ -135,7 +140,12 @@ export class EdgeStream extends TypedEmitter<EdgeStreamEvents> {
     // The first viewers of a matching mapping may use the source router itself; once it holds
     // viewersPerRouter of them, fan-out routers take the rest.
     if (this.#serveFromSource && group.length === 0 && this.#sourceMatches(plan)) {
-      const direct: FanoutRouter = { router: this.source.router, viewers: 0, owned: false };
+      const direct: FanoutRouter = {
+        router: this.source.router,
+        producerIds: new Map(this.source.producers.map((p) => [p.id, p.id])),
+        viewers: 0,
+        owned: false,
+      };
       group.push(direct);
       return direct;
     }
@@ -149,10 +159,18 @@ export class EdgeStream extends TypedEmitter<EdgeStreamEvents> {
       .catch((error: unknown) => {
         throw clientParameterError(error, "the viewer's payload types");
       });
+    const producerIds = new Map<string, string>();
     try {
       for (const producer of this.source.producers) {
         if (!plan.served.some((s) => s.producer.id === producer.id)) continue;
-        await this.source.router.pipeToRouter({ producerId: producer.id, router });
+        // New ids: mediasoup 3.27 refuses a second producer with the same id in one worker,
+        // and the fan-out router may share the source's worker.
+        const { pipeProducer } = await this.source.router.pipeToRouter({
+          producerId: producer.id,
+          router,
+          keepId: false,
+        });
+        producerIds.set(producer.id, pipeProducer!.id);
       }
     } catch (error) {
       router.close();
@@ -163,7 +181,7 @@ export class EdgeStream extends TypedEmitter<EdgeStreamEvents> {
       router.close();
       throw new InvalidStateError('edge stream closed');
     }
-    const fanout: FanoutRouter = { router, viewers: 0, owned: true };
+    const fanout: FanoutRouter = { router, producerIds, viewers: 0, owned: true };
     // Re-read the group: it may have been emptied and dropped while this router was created.
     let current = this.#groups.get(plan.mappingKey);
     if (!current) {

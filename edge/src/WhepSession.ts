@@ -38,6 +38,8 @@ export class WhepSession extends RtcSession {
     id: string;
     streamId: string;
     router: ms.Router;
+    /** Source producer id -> the producer to consume in `router`. */
+    producerIds: ReadonlyMap<string, string>;
     plan: ViewPlan;
     media: MediaConfig;
     session: SessionConfig;
@@ -57,7 +59,7 @@ export class WhepSession extends RtcSession {
         try {
           consumers.push(
             await peer.transport.consume({
-              producerId: served.producer.id,
+              producerId: options.producerIds.get(served.producer.id) ?? served.producer.id,
               rtpCapabilities: viewerCapabilities(served, router),
               // mediasoup writes this in the MID header extension: it must be the viewer's mid.
               mid: served.section.mid,
@@ -88,8 +90,8 @@ export class WhepSession extends RtcSession {
 /**
  * The viewer's capabilities for one section, in mediasoup's terms: the producer's codec at the
  * viewer's payload type (the fan-out router was created with that payload type), no RTX
- * (mediasoup 3.8 can't choose RTX payload types per consumer; NACKed packets are resent on
- * the media SSRC instead), and the viewer's header extensions that have mediasoup's ids.
+ * (NACKed packets are resent on the media SSRC instead), and the viewer's header extensions
+ * that mediasoup forwards, at the viewer's ids.
  */
 function viewerCapabilities(served: ServedSection, router: ms.Router): ms.RtpCapabilities {
   const { section, producerCodec, viewerCodec } = served;
@@ -103,15 +105,14 @@ function viewerCapabilities(served: ServedSection, router: ms.Router): ms.RtpCap
   };
   if (section.kind === 'audio') codec.channels = producerCodec.channels ?? 2;
   const supported = router.rtpCapabilities.headerExtensions ?? [];
+  // At the viewer's own ids: wisp's mediasoup patch renames the forwarded extensions per
+  // consumer (infra/mediasoup/README.md), so Firefox (transport-cc 7) and libwebrtc
+  // (transport-cc 3) viewers both get bandwidth estimation.
   const headerExtensions = section.headerExtensions
-    .filter((ext) =>
-      supported.some(
-        (s) => s.uri === ext.uri && s.preferredId === ext.id && s.kind === section.kind,
-      ),
-    )
+    .filter((ext) => supported.some((s) => s.uri === ext.uri && s.kind === section.kind))
     .map((ext) => ({
       kind: section.kind,
-      uri: ext.uri,
+      uri: ext.uri as ms.RtpHeaderExtensionUri,
       preferredId: ext.id,
       preferredEncrypt: false,
       direction: 'sendrecv' as const,

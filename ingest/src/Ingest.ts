@@ -5,6 +5,7 @@
  * POSTing a new session while the old one may still look alive, field-notes §1).
  */
 import {
+  EndedSessions,
   KeyedMutex,
   NotFoundError,
   TypedEmitter,
@@ -46,11 +47,13 @@ export class Ingest
   readonly #streams = new Map<string, IngestStream>();
   readonly #sessions = new Map<string, IngestStream>();
   readonly #mutex = new KeyedMutex();
+  readonly #ended: EndedSessions;
   #closed = false;
 
   constructor(options: IngestOptions) {
     super();
     this.#options = options;
+    this.#ended = new EndedSessions({ graceMs: options.session.deleteGraceMs });
   }
 
   /** Resolves a bearer stream key; 401 (no session, nothing leaked) when it is not valid. */
@@ -88,6 +91,7 @@ export class Ingest
       this.#sessions.set(stream.session.id, stream);
       stream.on('closed', ({ reason }) => {
         this.#sessions.delete(stream.session.id);
+        this.#ended.add(stream.session.id, streamId, reason);
         if (this.#streams.get(streamId) === stream) this.#streams.delete(streamId);
         this.emit('streamOffline', { streamId, reason });
       });
@@ -103,6 +107,20 @@ export class Ingest
     const streamId = await this.authenticate(key);
     if (streamId !== stream.streamId) throw new UnauthorizedError('invalid stream key', true);
     return stream.session;
+  }
+
+  /**
+   * DELETE of a WHIP session: closes it, or, for a session that ended within the grace
+   * period (the client closed the connection before sending DELETE), just succeeds. Either
+   * way the bearer must be that stream's key.
+   */
+  async endSession(sessionId: string, key: string | undefined): Promise<void> {
+    const streamId = this.#sessions.get(sessionId)?.streamId ?? this.#ended.streamOf(sessionId);
+    if (!streamId) throw new NotFoundError('no such WHIP session');
+    if ((await this.authenticate(key)) !== streamId) {
+      throw new UnauthorizedError('invalid stream key', true);
+    }
+    this.#sessions.get(sessionId)?.session.close('deleted');
   }
 
   hasSession(sessionId: string): boolean {

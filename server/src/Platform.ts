@@ -90,6 +90,7 @@ export class Platform {
         liveStreams: this.ingest.liveStreamCount,
         viewers: this.edge.viewerCount(),
         workers: this.pool.stats(),
+        media: { ports: this.pool.ports(), ...this.pool.libraries },
       }),
     );
     app.route(

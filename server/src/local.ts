@@ -43,6 +43,8 @@ export async function startLocalPlatform(env: Record<string, string> = {}): Prom
     ADMIN_TOKEN: adminToken,
     DATA_DIR: dataDir,
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+    // Any free media port per worker: tests and benchmarks run platforms side by side.
+    RTC_PORT: '0',
     ...env,
   });
   const platform = await Platform.create(config);

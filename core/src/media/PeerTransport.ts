@@ -18,6 +18,7 @@ import type { Logger } from '../logger.ts';
 import type { AnswerTransport } from '../sdp/answer.ts';
 import type { TrickleFragment } from '../sdp/fragment.ts';
 import type { DtlsSetup, ParsedOffer } from '../sdp/offer.ts';
+import { transportListenOf } from './WorkerPool.ts';
 
 export type CloseReason =
   | 'deleted'
@@ -87,23 +88,37 @@ export class PeerTransport extends TypedEmitter<PeerTransportEvents> {
     log: Logger;
   }): Promise<PeerTransport> {
     const { router, offer, media } = options;
+    const listen = transportListenOf(router);
+    const common = {
+      enableUdp: media.enableUdp,
+      enableTcp: media.enableTcp,
+      preferUdp: true,
+      initialAvailableOutgoingBitrate: 1_000_000,
+    };
     const transport = await router
-      .createWebRtcTransport({
-        listenIps: [
-          media.announcedIp
-            ? { ip: media.listenIp, announcedIp: media.announcedIp }
-            : { ip: media.listenIp },
-        ],
-        enableUdp: media.enableUdp,
-        enableTcp: media.enableTcp,
-        preferUdp: true,
-        initialAvailableOutgoingBitrate: 1_000_000,
-      })
+      .createWebRtcTransport(
+        listen.kind === 'server'
+          ? { ...common, webRtcServer: listen.webRtcServer }
+          : {
+              ...common,
+              listenInfos: (['udp', 'tcp'] as const)
+                .filter((protocol) => (protocol === 'udp' ? media.enableUdp : media.enableTcp))
+                .flatMap((protocol) =>
+                  listen.listen.map((address) => ({
+                    protocol,
+                    ip: address.ip,
+                    ...(address.announcedAddress
+                      ? { announcedAddress: address.announcedAddress }
+                      : {}),
+                    portRange: { min: listen.minPort, max: listen.maxPort },
+                  })),
+                ),
+            },
+      )
       .catch((error: unknown) => {
         // Our own parameters are fixed, so a failure here is a resource problem: above all,
-        // every session takes one port of RTC_MIN_PORT..RTC_MAX_PORT and they can run out.
-        // The client should retry later (RFC 9725 §4.5: 503 with Retry-After). The worker's
-        // reason (often empty in mediasoup 3.8) is logged.
+        // in range mode every session takes ports of RTC_MIN_PORT..RTC_MAX_PORT and they can
+        // run out. The client should retry later (RFC 9725 §4.5: 503 with Retry-After).
         options.log.warn({ err: error }, 'could not create a WebRTC transport');
         throw new ServiceUnavailableError('no free media port or transport: try again later', 5);
       });
@@ -114,7 +129,7 @@ export class PeerTransport extends TypedEmitter<PeerTransportEvents> {
           // The remote role is the opposite of ours.
           role: peer.#setup === 'passive' ? 'client' : 'server',
           fingerprints: offer.fingerprints.map((f) => ({
-            algorithm: f.algorithm,
+            algorithm: f.algorithm as ms.FingerprintAlgorithm,
             value: f.value,
           })),
         },
@@ -151,7 +166,7 @@ export class PeerTransport extends TypedEmitter<PeerTransportEvents> {
       candidates: iceCandidates.map((c) => ({
         foundation: c.foundation,
         priority: c.priority,
-        ip: c.ip,
+        ip: c.address,
         protocol: c.protocol,
         port: c.port,
         ...(c.tcpType ? { tcpType: c.tcpType } : {}),
@@ -223,8 +238,9 @@ export class PeerTransport extends TypedEmitter<PeerTransportEvents> {
   }
 
   /**
-   * mediasoup 3.8 has no ICE consent timeout, so a client that vanishes without a DTLS
-   * close_notify (killed process, unplugged cable) would stay forever. Every client sends
+   * mediasoup's ICE consent timeout (30 s) is slow to notice a client that vanishes without a
+   * DTLS close_notify (killed process, unplugged cable), and a client may not do consent
+   * checks at all (ICE-lite peers). Every client sends
    * something several times a second (media, RTCP, or STUN consent checks every few
    * seconds), so a transport that received no byte for `inactivityTimeoutMs` is dead.
    */

@@ -1,23 +1,146 @@
 /**
  * The mediasoup workers of this process. Routers are placed on the least-loaded worker; load
  * is the number of transports (publishers, viewers, pipes) on it, which is what costs CPU.
+ * In `server` port mode each worker has one WebRtcServer (one UDP and one TCP port per
+ * listen address) that every WebRTC transport of its routers shares.
  * A worker that dies is fatal for the streams it carried: the pool emits `workerDied` and the
  * process owner decides (the single-node server exits so its supervisor restarts it).
  */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
 import * as mediasoup from 'mediasoup';
 import type { types as ms } from 'mediasoup';
-import type { MediaConfig } from '../config.ts';
+import type { ListenAddress, MediaConfig } from '../config.ts';
 import { InvalidStateError } from '../errors.ts';
 import { TypedEmitter } from '../events.ts';
 import { moduleLogger } from '../logger.ts';
 
 const log = moduleLogger('WorkerPool');
 
+/** The port a worker's WebRtcServer is already listening on, or another one, is taken. */
+export class PortInUseError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'PortInUseError';
+  }
+}
+
+const webRtcServerPorts = new WeakMap<ms.WebRtcServer, { udp?: number; tcp?: number }>();
+
+/**
+ * One UDP and one TCP socket per listen address, on port `RTC_PORT` + index; with `RTC_PORT`
+ * 0, each socket takes any free port of `RTC_MIN_PORT`..`RTC_MAX_PORT` (tests run many
+ * platforms side by side).
+ */
+async function createWebRtcServer(
+  worker: ms.Worker,
+  config: MediaConfig,
+  index: number,
+): Promise<ms.WebRtcServer> {
+  const protocols: ms.TransportProtocol[] = [];
+  if (config.enableUdp) protocols.push('udp');
+  if (config.enableTcp) protocols.push('tcp');
+  const listenInfos: ms.WebRtcServerListenInfo[] = [];
+  for (const protocol of protocols) {
+    for (const address of config.listen) {
+      listenInfos.push({
+        protocol,
+        ip: address.ip,
+        ...(address.announcedAddress ? { announcedAddress: address.announcedAddress } : {}),
+        ...(config.rtcPort === 0
+          ? { portRange: { min: config.rtcMinPort, max: config.rtcMaxPort } }
+          : { port: config.rtcPort + index }),
+      });
+    }
+  }
+  try {
+    const server = await worker.createWebRtcServer({ listenInfos });
+    if (config.rtcPort !== 0) {
+      webRtcServerPorts.set(server, {
+        ...(config.enableUdp ? { udp: config.rtcPort + index } : {}),
+        ...(config.enableTcp ? { tcp: config.rtcPort + index } : {}),
+      });
+    }
+    return server;
+  } catch (error) {
+    const where = listenInfos
+      .map((l) => `${l.protocol} ${l.ip}:${l.port ?? `${config.rtcMinPort}-${config.rtcMaxPort}`}`)
+      .join(', ');
+    throw new PortInUseError(
+      `mediasoup worker ${index} cannot listen on ${where} (${(error as Error).message}): ` +
+        'is another wisp running? Set RTC_PORT to free ports (worker i uses RTC_PORT + i), ' +
+        'or RTC_LISTEN_IP to addresses this machine has',
+      { cause: error },
+    );
+  }
+}
+
 interface PooledWorker {
   worker: ms.Worker;
   index: number;
   load: number;
   routers: number;
+  webRtcServer: ms.WebRtcServer | undefined;
+}
+
+/** The libraries the worker reports at start (it links them dynamically: see infra/mediasoup). */
+export interface WorkerLibraries {
+  openssl?: string;
+  libuv?: string;
+  libsrtp?: string;
+}
+
+/** How a router's WebRTC transports listen: its worker's WebRtcServer, or a port range. */
+export type TransportListen =
+  | { kind: 'server'; webRtcServer: ms.WebRtcServer }
+  | { kind: 'range'; listen: ListenAddress[]; minPort: number; maxPort: number };
+
+const routerListen = new WeakMap<ms.Router, TransportListen>();
+
+/** How WebRTC transports of a router made by a WorkerPool listen. */
+export function transportListenOf(router: ms.Router): TransportListen {
+  const listen = routerListen.get(router);
+  if (!listen) throw new InvalidStateError('router was not created by a WorkerPool');
+  return listen;
+}
+
+/**
+ * wisp patches mediasoup's JavaScript (infra/mediasoup/node.patch: header extensions at the
+ * viewer's own ids); without it viewers silently lose transport-cc, abs-send-time and more.
+ */
+function assertPatched(): void {
+  const require = createRequire(import.meta.url);
+  const dir = path.dirname(require.resolve('mediasoup'));
+  const ortc = readFileSync(path.join(dir, 'ortc.js'), 'utf8');
+  if (!ortc.includes('wispConsumableKind')) {
+    throw new Error('mediasoup is not patched for wisp: run "npm run setup"');
+  }
+}
+
+/** Starts a worker and reads the library versions it logs at start (debug level, tag info). */
+async function createWorkerReportingLibraries(
+  settings: ms.WorkerSettings,
+  logLevel: ms.WorkerLogLevel,
+): Promise<{ worker: ms.Worker; libraries: WorkerLibraries }> {
+  const libraries: WorkerLibraries = {};
+  mediasoup.setLogEventListeners({
+    ondebug: (_namespace, line) => {
+      const match = /(openssl|libuv|libsrtp) version: "([^"]+)"/.exec(line);
+      if (match) libraries[match[1] as keyof WorkerLibraries] = match[2];
+    },
+  });
+  try {
+    const worker = await mediasoup.createWorker({
+      ...settings,
+      logLevel: 'debug',
+      logTags: ['info'],
+    });
+    await worker.updateSettings({ logLevel, logTags: [] });
+    return { worker, libraries };
+  } finally {
+    mediasoup.setLogEventListeners(undefined);
+  }
 }
 
 export interface WorkerPoolEvents extends Record<string, unknown> {
@@ -28,32 +151,47 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
   readonly #workers: PooledWorker[];
   #closed = false;
 
-  private constructor(workers: PooledWorker[]) {
+  readonly #config: MediaConfig;
+
+  private constructor(workers: PooledWorker[], libraries: WorkerLibraries, config: MediaConfig) {
     super();
     this.#workers = workers;
+    this.libraries = libraries;
+    this.#config = config;
   }
 
+  /** What the first worker reported of its libraries (OpenSSL above all: DTLS faces everyone). */
+  readonly libraries: WorkerLibraries;
+
   static async create(config: MediaConfig): Promise<WorkerPool> {
-    // Our build renumbers mediasoup's header-extension ids (infra/scripts/patch-mediasoup.mjs);
-    // an unpatched package would silently break video for some WHEP viewers.
-    const mid = mediasoup
-      .getSupportedRtpCapabilities()
-      .headerExtensions?.find((e) => e.uri === 'urn:ietf:params:rtp-hdrext:sdes:mid');
-    if (mid?.preferredId !== 4) {
-      throw new Error('mediasoup is not patched for wisp: run "npm run setup"');
-    }
+    assertPatched();
     const workers: PooledWorker[] = [];
+    let libraries: WorkerLibraries = {};
     try {
       for (let index = 0; index < config.numWorkers; index++) {
-        const worker = await mediasoup.createWorker({
+        const settings: ms.WorkerSettings = {
           logLevel: config.workerLogLevel,
           rtcMinPort: config.rtcMinPort,
           rtcMaxPort: config.rtcMaxPort,
-        });
-        workers.push({ worker, index, load: 0, routers: 0 });
+        };
+        let worker: ms.Worker;
+        if (index === 0) {
+          ({ worker, libraries } = await createWorkerReportingLibraries(
+            settings,
+            config.workerLogLevel,
+          ));
+        } else {
+          worker = await mediasoup.createWorker(settings);
+        }
+        const entry: PooledWorker = { worker, index, load: 0, routers: 0, webRtcServer: undefined };
+        workers.push(entry);
+        if (config.portMode === 'server') {
+          entry.webRtcServer = await createWebRtcServer(worker, config, index);
+        }
       }
     } catch (error) {
       for (const w of workers) w.worker.close();
+      if (error instanceof PortInUseError) throw error;
       const message = (error as Error).message;
       throw new Error(
         `could not start the mediasoup worker (${message}); build it with "npm run setup" ` +
@@ -61,7 +199,7 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
         { cause: error },
       );
     }
-    const pool = new WorkerPool(workers);
+    const pool = new WorkerPool(workers, libraries, config);
     for (const w of workers) {
       w.worker.on('died', (error: Error) => {
         log.fatal({ pid: w.worker.pid, err: error }, 'mediasoup worker died');
@@ -69,10 +207,23 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
       });
     }
     log.info(
-      { workers: workers.map((w) => w.worker.pid), mediasoup: mediasoup.version },
+      {
+        workers: workers.map((w) => w.worker.pid),
+        mediasoup: mediasoup.version,
+        ...libraries,
+        ports: pool.ports(),
+      },
       'workers ready',
     );
     return pool;
+  }
+
+  /** The media ports each worker listens on (server mode), for logs and /healthz. */
+  ports(): { pid: number; udp?: number; tcp?: number }[] {
+    return this.#workers.map((w) => {
+      const info = w.webRtcServer ? webRtcServerPorts.get(w.webRtcServer) : undefined;
+      return { pid: w.worker.pid, ...info };
+    });
   }
 
   get closed(): boolean {
@@ -84,7 +235,7 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
    * is released when it closes.
    */
   async createRouter(
-    mediaCodecs: ms.RtpCodecCapability[],
+    mediaCodecs: ms.RouterRtpCodecCapability[],
     appData: Record<string, unknown> = {},
   ): Promise<ms.Router> {
     if (this.#closed) throw new InvalidStateError('worker pool closed');
@@ -93,6 +244,17 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
       mediaCodecs,
       appData: { ...appData, workerIndex: entry.index },
     });
+    routerListen.set(
+      router,
+      entry.webRtcServer
+        ? { kind: 'server', webRtcServer: entry.webRtcServer }
+        : {
+            kind: 'range',
+            listen: this.#config.listen,
+            minPort: this.#config.rtcMinPort,
+            maxPort: this.#config.rtcMaxPort,
+          },
+    );
     entry.routers++;
     router.observer.on('close', () => {
       entry.routers--;

@@ -3,14 +3,14 @@
  * capabilities. Media is passed through untouched: any H.264 profile a publisher sends (OBS
  * sends High while advertising 42e01f, see field-notes §1) is forwarded as is.
  */
-import h264 from 'h264-profile-level-id';
+import * as h264 from 'h264-profile-level-id';
 import type { types as ms } from 'mediasoup';
 import { UnprocessableError } from '../errors.ts';
 import type { MediaKind, MediaSectionOffer, OfferedCodec } from '../sdp/offer.ts';
 
-/** Video codecs mediasoup 3.8 can forward, in our order of preference for nothing: the
- * publisher's own order decides. AV1 is not supported by mediasoup 3.8. */
-const VIDEO_CODECS = ['h264', 'vp8', 'vp9', 'h265'];
+/** Video codecs mediasoup 3.27 can forward, in our order of preference for nothing: the
+ * publisher's own order decides. mediasoup dropped H.265 (3.8 had it) and added AV1. */
+const VIDEO_CODECS = ['h264', 'vp8', 'vp9', 'av1'];
 
 /** RTCP feedback mediasoup understands, per kind. */
 const FEEDBACK: Record<MediaKind, string[]> = {
@@ -41,7 +41,7 @@ export function selectPublishCodec(section: MediaSectionOffer): OfferedCodec {
   const codec = section.codecs.find((c) => isSupportedCodec(section.kind, c));
   if (!codec) {
     const offered = section.codecs.map((c) => codecName(c)).join(', ') || 'none';
-    const wanted = section.kind === 'audio' ? 'Opus' : 'H.264, VP8, VP9 or H.265';
+    const wanted = section.kind === 'audio' ? 'Opus' : 'H.264, VP8, VP9 or AV1';
     throw new UnprocessableError(
       `unsupported ${section.kind} codecs (${offered}) in mid ${section.mid}; use ${wanted}`,
     );
@@ -70,7 +70,7 @@ export function normalizedMimeType(kind: MediaKind, codec: { mimeType: string })
     h264: 'H264',
     vp8: 'VP8',
     vp9: 'VP9',
-    h265: 'H265',
+    av1: 'AV1',
   };
   return `${kind}/${canonical[name] ?? name}`;
 }
@@ -80,8 +80,8 @@ export function routerCodec(
   kind: MediaKind,
   codec: OfferedCodec | ms.RtpCodecParameters,
   preferredPayloadType?: number,
-): ms.RtpCodecCapability {
-  const capability: ms.RtpCodecCapability = {
+): ms.RouterRtpCodecCapability {
+  const capability: ms.RouterRtpCodecCapability = {
     kind,
     mimeType: normalizedMimeType(kind, codec),
     clockRate: codec.clockRate,
@@ -156,7 +156,7 @@ export function producerRtpParameters(
     });
   }
   const headerExtensions = acceptedExtensions(section, supportedExtensions).map((e) => ({
-    uri: e.uri,
+    uri: e.uri as ms.RtpHeaderExtensionUri,
     id: e.id,
   }));
   let encodings: ms.RtpEncodingParameters[];

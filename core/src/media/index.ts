@@ -3,3 +3,4 @@ export * from './PeerTransport.ts';
 export * from './WorkerPool.ts';
 export * from './LiveStream.ts';
 export * from './RtcSession.ts';
+export * from './EndedSessions.ts';

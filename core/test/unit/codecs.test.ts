@@ -1,6 +1,6 @@
-import h264 from 'h264-profile-level-id';
+import * as h264 from 'h264-profile-level-id';
 import { getSupportedRtpCapabilities, type types as ms } from 'mediasoup';
-import * as ortc from 'mediasoup/lib/ortc.js';
+import * as ortc from 'mediasoup/ortc';
 import { describe, expect, it } from 'vitest';
 import { planPublish } from '../../../ingest/src/planPublish.ts';
 import { UnprocessableError } from '../../src/errors.ts';
@@ -41,13 +41,22 @@ function h264Params(plid: string, mode = 1) {
   return { 'profile-level-id': plid, 'packetization-mode': mode };
 }
 
+/** The browser fixture with an extension mediasoup does not support added to its video. */
+function withVideoContentType(sdp: string): string {
+  return edit(
+    sdp,
+    'a=extmap:14 urn:ietf:params:rtp-hdrext:toffset',
+    'a=extmap:14 urn:ietf:params:rtp-hdrext:toffset\r\na=extmap:6 http://www.webrtc.org/experiments/rtp-hdrext/video-content-type',
+  );
+}
+
 describe('isSupportedCodec', () => {
   it.each([
     ['audio', codec('audio/opus')],
     ['audio', codec('audio/OPUS')],
     ['video', codec('video/VP8')],
     ['video', codec('video/vp9', { parameters: { 'profile-id': 2 } })],
-    ['video', codec('video/H265')],
+    ['video', codec('video/AV1')],
     ['video', codec('video/H264', { parameters: h264Params('42e01f') })],
     ['video', codec('video/H264', { parameters: h264Params('640c1f', 0) })],
     ['video', codec('video/H264')],
@@ -59,7 +68,7 @@ describe('isSupportedCodec', () => {
     ['audio', codec('audio/opus', { clockRate: 16000 })],
     ['audio', codec('audio/PCMU', { clockRate: 8000 })],
     ['audio', codec('audio/red')],
-    ['video', codec('video/AV1')],
+    ['video', codec('video/H265')],
     ['video', codec('video/X-FOO')],
     ['video', codec('video/VP8', { clockRate: 48000 })],
     ['video', codec('video/H264', { parameters: h264Params('42e01f', 2) })],
@@ -70,8 +79,8 @@ describe('isSupportedCodec', () => {
     expect(isSupportedCodec(kind, c)).toBe(false);
   });
 
-  it('accepts only codecs mediasoup 3.8 can route', () => {
-    const accepted = ['audio/opus', 'video/VP8', 'video/VP9', 'video/H264', 'video/H265'];
+  it('accepts only codecs mediasoup 3.27 can route', () => {
+    const accepted = ['audio/opus', 'video/VP8', 'video/VP9', 'video/H264', 'video/AV1'];
     for (const mimeType of accepted) {
       const kind = mimeType.startsWith('audio') ? 'audio' : 'video';
       expect(isSupportedCodec(kind, codec(mimeType))).toBe(true);
@@ -82,8 +91,9 @@ describe('isSupportedCodec', () => {
     const supportedNames = getSupportedRtpCapabilities().codecs!.map((c) =>
       c.mimeType.toLowerCase(),
     );
-    expect(supportedNames).not.toContain('video/av1');
-    expect(isSupportedCodec('video', codec('video/AV1'))).toBe(false);
+    // mediasoup 3.27 no longer routes H.265.
+    expect(supportedNames).not.toContain('video/h265');
+    expect(isSupportedCodec('video', codec('video/H265'))).toBe(false);
   });
 });
 
@@ -108,12 +118,15 @@ describe('selectPublishCodec', () => {
 
   it('throws 422 naming the offered codecs, the mid and what would work', () => {
     const error = expectAppError(
-      () => selectPublishCodec(sectionOf(localFixture('f7-obs-av1.sdp'), '1')),
+      () =>
+        selectPublishCodec(
+          sectionOf(edit(localFixture('f7-obs-av1.sdp'), 'AV1/90000', 'H265/90000'), '1'),
+        ),
       UnprocessableError,
       422,
     );
     expect(error.message).toBe(
-      'unsupported video codecs (av1) in mid 1; use H.264, VP8, VP9 or H.265',
+      'unsupported video codecs (h265) in mid 1; use H.264, VP8, VP9 or AV1',
     );
   });
 });
@@ -214,8 +227,8 @@ describe('sameFormat', () => {
   it('treats 42e01f (Constrained Baseline) and 42001f (Baseline) as different profiles', () => {
     // h264-profile-level-id, like libwebrtc, classifies 42e0 as Constrained Baseline and 4200 as
     // Baseline; mediasoup's strict matching uses the same library.
-    expect(h264.parseProfileLevelId('42e01f')!.profile).toBe(h264.ProfileConstrainedBaseline);
-    expect(h264.parseProfileLevelId('42001f')!.profile).toBe(h264.ProfileBaseline);
+    expect(h264.parseProfileLevelId('42e01f')!.profile).toBe(h264.Profile.ConstrainedBaseline);
+    expect(h264.parseProfileLevelId('42001f')!.profile).toBe(h264.Profile.Baseline);
     expect(
       sameFormat(
         'video',
@@ -303,7 +316,7 @@ describe('sameFormat', () => {
 
 describe('acceptedExtensions', () => {
   it("keeps only offered extensions mediasoup supports for the section's kind", () => {
-    const browserVideo = sectionOf(sdpFixture('f2-browser'), '1');
+    const browserVideo = sectionOf(withVideoContentType(sdpFixture('f2-browser')), '1');
     const accepted = acceptedExtensions(browserVideo, SUPPORTED_EXTENSIONS);
     for (const ext of accepted) {
       expect(browserVideo.headerExtensions).toContainEqual(ext);
@@ -320,9 +333,10 @@ describe('acceptedExtensions', () => {
         { uri: 'http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01', id: 3 },
       ]),
     );
-    // playout-delay (id 5) is not supported by mediasoup 3.8.
-    expect(SUPPORTED_EXTENSIONS.some((e) => e.uri.includes('playout-delay'))).toBe(false);
-    expect(accepted.map((e) => e.id)).not.toContain(5);
+    // video-content-type (id 6) is not supported by mediasoup.
+    expect(SUPPORTED_EXTENSIONS.some((e) => e.uri.includes('video-content-type'))).toBe(false);
+    expect(browserVideo.headerExtensions.map((e) => e.id)).toContain(6);
+    expect(accepted.map((e) => e.id)).not.toContain(6);
     const browserAudio = sectionOf(sdpFixture('f2-browser'), '0');
     expect(acceptedExtensions(browserAudio, SUPPORTED_EXTENSIONS).map((e) => e.id)).toEqual([
       1, 2, 3, 4,
@@ -420,9 +434,9 @@ describe('producerRtpParameters', () => {
   });
 
   it('filters header extensions to the ones mediasoup supports', () => {
-    const rtp = params(sdpFixture('f2-browser'), '1');
+    const rtp = params(withVideoContentType(sdpFixture('f2-browser')), '1');
     const uris = rtp.headerExtensions!.map((e) => e.uri);
-    expect(uris).not.toContain('http://www.webrtc.org/experiments/rtp-hdrext/playout-delay');
+    expect(uris).not.toContain('http://www.webrtc.org/experiments/rtp-hdrext/video-content-type');
     expect(uris).toContain('urn:ietf:params:rtp-hdrext:sdes:mid');
     expect(uris).toContain('urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id');
     for (const uri of uris) {
@@ -460,7 +474,7 @@ describe('mediasoup accepts what planPublish + producerRtpParameters produce', (
     );
     for (const { section, codec: c } of plan.accepted) {
       const rtp = producerRtpParameters(section, c, caps.headerExtensions ?? []);
-      ortc.validateRtpParameters(rtp);
+      ortc.validateAndNormalizeRtpParameters(rtp);
       const mapping = ortc.getProducerRtpParametersMapping(rtp, caps);
       ortc.getConsumableRtpParameters(section.kind, rtp, caps, mapping);
     }
@@ -482,7 +496,7 @@ describe('mediasoup accepts what planPublish + producerRtpParameters produce', (
   });
 
   it.each([
-    ['H.265', 'a=rtpmap:96 H265/90000'],
+    ['AV1', 'a=rtpmap:96 AV1/90000'],
     ['VP9', 'a=rtpmap:96 VP9/90000'],
   ])('an OBS %s offer', (_name, rtpmap) => {
     expect(() =>

@@ -1,7 +1,7 @@
 import { cpus } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, describeConfig, loadConfig } from '../../src/config.ts';
+import { ConfigError, describeConfig, interfaceAddresses, loadConfig } from '../../src/config.ts';
 
 describe('loadConfig: defaults', () => {
   const config = loadConfig({});
@@ -20,10 +20,11 @@ describe('loadConfig: defaults', () => {
   it('applies the media defaults', () => {
     expect(config.media).toEqual({
       numWorkers: Math.max(1, cpus().length),
+      portMode: 'server',
+      rtcPort: 40000,
       rtcMinPort: 40000,
       rtcMaxPort: 49999,
-      listenIp: '127.0.0.1',
-      announcedIp: undefined,
+      listen: interfaceAddresses().map((ip) => ({ ip })),
       enableUdp: true,
       enableTcp: true,
       viewersPerRouter: 250,
@@ -40,6 +41,7 @@ describe('loadConfig: defaults', () => {
       inactivityTimeoutMs: 15_000,
       keyframeRequestDelayMs: 350,
       notLiveRetryAfterSeconds: 5,
+      deleteGraceMs: 60_000,
     });
     expect(config.store).toEqual({ kind: 'embedded', redisUrl: undefined, redisPrefix: 'wisp:' });
     expect(config.dataDir).toBe(path.resolve('./data'));
@@ -71,9 +73,11 @@ describe('loadConfig: values', () => {
       MAX_JSON_BYTES: '512',
       CORS_ORIGIN: 'https://app.example.com',
       MEDIASOUP_WORKERS: '3',
+      RTC_PORT_MODE: 'range',
+      RTC_PORT: '41000',
       RTC_MIN_PORT: '50000',
       RTC_MAX_PORT: '50100',
-      RTC_LISTEN_IP: '0.0.0.0',
+      RTC_LISTEN_IP: '10.1.2.3, 192.0.2.7',
       RTC_ANNOUNCED_IP: '203.0.113.5',
       RTC_ENABLE_TCP: 'off',
       VIEWERS_PER_ROUTER: '10',
@@ -82,6 +86,7 @@ describe('loadConfig: values', () => {
       SESSION_DISCONNECT_TIMEOUT_MS: '0',
       SESSION_INACTIVITY_TIMEOUT_MS: '600',
       WHEP_NOT_LIVE_RETRY_AFTER: '2',
+      SESSION_DELETE_GRACE_MS: '0',
       KEYFRAME_REQUEST_DELAY_MS: '500',
       EDGE_SERVE_FROM_SOURCE: 'yes',
       REDIS_URL: 'redis://localhost:6379',
@@ -100,10 +105,14 @@ describe('loadConfig: values', () => {
     });
     expect(config.media).toMatchObject({
       numWorkers: 3,
+      portMode: 'range',
+      rtcPort: 41000,
       rtcMinPort: 50000,
       rtcMaxPort: 50100,
-      listenIp: '0.0.0.0',
-      announcedIp: '203.0.113.5',
+      listen: [
+        { ip: '10.1.2.3', announcedAddress: '203.0.113.5' },
+        { ip: '192.0.2.7', announcedAddress: '203.0.113.5' },
+      ],
       enableUdp: true,
       enableTcp: false,
       viewersPerRouter: 10,
@@ -116,6 +125,7 @@ describe('loadConfig: values', () => {
       inactivityTimeoutMs: 600,
       keyframeRequestDelayMs: 500,
       notLiveRetryAfterSeconds: 2,
+      deleteGraceMs: 0,
     });
     expect(config.store).toEqual({
       kind: 'redis',
@@ -174,6 +184,34 @@ describe('loadConfig: ICE_SERVERS', () => {
   });
 });
 
+describe('loadConfig: where media listens', () => {
+  const interfaces = {
+    lo: [{ address: '127.0.0.1', family: 'IPv4', internal: true, scopeid: undefined }],
+    eth0: [
+      { address: '192.168.1.20', family: 'IPv4', internal: false },
+      { address: 'fe80::1', family: 'IPv6', internal: false, scopeid: 2 },
+      { address: '2001:db8::20', family: 'IPv6', internal: false, scopeid: 0 },
+    ],
+  } as unknown as Parameters<typeof interfaceAddresses>[0];
+
+  it('lists interface addresses, loopback last, without link-local IPv6', () => {
+    expect(interfaceAddresses(interfaces)).toEqual(['192.168.1.20', '2001:db8::20', '127.0.0.1']);
+  });
+
+  it('announces RTC_ANNOUNCED_IP alone on 0.0.0.0 when no listen address is given', () => {
+    expect(loadConfig({ RTC_ANNOUNCED_IP: 'media.example.com' }).media.listen).toEqual([
+      { ip: '0.0.0.0', announcedAddress: 'media.example.com' },
+    ]);
+  });
+
+  it('reads RTC_LISTEN_IP=0.0.0.0 without an announced address as every interface', () => {
+    expect(loadConfig({ RTC_LISTEN_IP: '0.0.0.0' }).media.listen).toEqual(
+      interfaceAddresses().map((ip) => ({ ip })),
+    );
+    expect(loadConfig({ RTC_LISTEN_IP: '127.0.0.1' }).media.listen).toEqual([{ ip: '127.0.0.1' }]);
+  });
+});
+
 describe('loadConfig: validation errors name the variable', () => {
   it.each([
     [{ PORT: 'abc' }, /PORT must be an integer/],
@@ -184,6 +222,11 @@ describe('loadConfig: validation errors name the variable', () => {
     [{ RTC_MIN_PORT: '80' }, /RTC_MIN_PORT must be an integer between 1024 and 65535/],
     [{ RTC_MIN_PORT: '45000', RTC_MAX_PORT: '44000' }, /RTC_MAX_PORT must be >= RTC_MIN_PORT/],
     [{ MAX_SDP_BYTES: '100' }, /MAX_SDP_BYTES/],
+    [{ RTC_PORT_MODE: 'fixed' }, /RTC_PORT_MODE must be server or range, got "fixed"/],
+    [{ RTC_PORT: '80' }, /RTC_PORT must be 0 or between 1024 and/],
+    [{ RTC_PORT: '65535', MEDIASOUP_WORKERS: '2' }, /RTC_PORT must be 0 or between 1024 and 65534/],
+    [{ RTC_LISTEN_IP: 'eth0' }, /RTC_LISTEN_IP entry "eth0" is not an IP address/],
+    [{ RTC_ANNOUNCED_IP: 'a.example, b.example' }, /RTC_ANNOUNCED_IP must be one address/],
     [{ MAX_JSON_BYTES: '10' }, /MAX_JSON_BYTES/],
     [{ MEDIASOUP_WORKERS: '0' }, /MEDIASOUP_WORKERS/],
     [{ VIEWERS_PER_ROUTER: '0' }, /VIEWERS_PER_ROUTER/],

@@ -106,14 +106,19 @@ describe('planPublish (WHIP offers)', () => {
     expect(error.message).toMatch(/application/);
   });
 
-  it('rejects AV1-only video (OBS 30.1 AV1 encoder) with 422 naming the codecs', () => {
+  it('accepts AV1 video (OBS 30.1 AV1 encoder): mediasoup 3.27 routes AV1', () => {
+    const plan = planPublish(localFixture('f7-obs-av1.sdp'));
+    expect(plan.accepted.map((a) => a.codec.mimeType.toLowerCase())).toContain('video/av1');
+  });
+
+  it('rejects H.265-only video with 422 naming the codecs (mediasoup 3.27 has no H.265)', () => {
     const error = expectAppError(
-      () => planPublish(localFixture('f7-obs-av1.sdp')),
+      () => planPublish(edit(localFixture('f7-obs-av1.sdp'), 'AV1/90000', 'H265/90000')),
       UnprocessableError,
       422,
     );
-    expect(error.message).toMatch(/unsupported video codecs \(av1\)/);
-    expect(error.message).toMatch(/H\.264, VP8, VP9 or H\.265/);
+    expect(error.message).toMatch(/unsupported video codecs \(h265\)/);
+    expect(error.message).toMatch(/H\.264, VP8, VP9 or AV1/);
   });
 
   it('rejects simulcast on audio with 422', () => {

@@ -59,7 +59,7 @@ export function createWhepRoutes(options: WhepRoutesOptions): Hono {
     return handleSessionPatch(c, session.peer, session.mids, maxSdpBytes);
   });
   app.delete('/whep/:streamId/:sessionId', (c) => {
-    edge.getSession(c.req.param('streamId'), c.req.param('sessionId')).close('deleted');
+    edge.endSession(c.req.param('streamId'), c.req.param('sessionId'));
     return c.body(null, 200);
   });
   app.all('/whep/:streamId/:sessionId', (c) => methodNotAllowed(c, 'session'));

@@ -58,13 +58,10 @@ export function createWhipRoutes(options: WhipRoutesOptions): Hono {
     );
     return handleSessionPatch(c, session.peer, session.mids, maxSdpBytes);
   });
-  // DELETE ignores If-Match (F4) and answers exactly 200, which OBS 30 expects (F3).
+  // DELETE ignores If-Match (F4) and answers exactly 200, which OBS 30 expects (F3), also
+  // for a session whose connection closed a moment before (SESSION_DELETE_GRACE_MS).
   app.delete('/whip/:sessionId', async (c) => {
-    const session = await ingest.getSession(
-      c.req.param('sessionId'),
-      parseBearer(c.req.header('authorization')),
-    );
-    session.close('deleted');
+    await ingest.endSession(c.req.param('sessionId'), parseBearer(c.req.header('authorization')));
     return c.body(null, 200);
   });
   app.all('/whip/:sessionId', (c) => methodNotAllowed(c, 'session'));

@@ -1,3 +1,4 @@
+import type { types as ms } from 'mediasoup';
 /**
  * Edge fan-out with real media: viewers spread over fan-out routers on every worker
  * (VIEWERS_PER_ROUTER), and viewers served straight from the ingest router
@@ -84,18 +85,19 @@ describe('edge join/leave races', () => {
     const live = platform.ingest.getLiveStream(stream.id)!;
     const edge = new EdgeStream({ source: live, pool: platform.pool, viewersPerRouter: 250 });
     const plan = planView(sdpFixture('w1-whep-browser'), live.producers);
-    const create = (router: Parameters<typeof WhepSession.create>[0]['router']) =>
+    const create = (reservation: { router: ms.Router; producerIds: ReadonlyMap<string, string> }) =>
       WhepSession.create({
         id: crypto.randomUUID(),
         streamId: stream.id,
-        router,
+        router: reservation.router,
+        producerIds: reservation.producerIds,
         plan,
         media: config.media,
         session: config.session,
       });
 
     const first = await edge.reserve(plan);
-    const firstSession = await create(first.router);
+    const firstSession = await create(first);
     first.attach(firstSession);
     const second = await edge.reserve(plan);
     expect(second.router).toBe(first.router);
@@ -103,7 +105,7 @@ describe('edge join/leave races', () => {
     firstSession.close('deleted'); // The only attached viewer leaves mid-join.
     expect(second.router.closed).toBe(false);
     expect(edge.closed).toBe(false);
-    const secondSession = await create(second.router);
+    const secondSession = await create(second);
     second.attach(secondSession);
     expect(edge.viewerCount).toBe(1);
 

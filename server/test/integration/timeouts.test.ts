@@ -40,6 +40,8 @@ it('WHIP and WHEP sessions that never connect are closed after the connect timeo
 
 it('a full port range answers 503 with Retry-After, and frees the port when a session ends', async () => {
   const small = await startPlatform({
+    RTC_PORT_MODE: 'range',
+    RTC_LISTEN_IP: '127.0.0.1',
     RTC_MIN_PORT: '47100',
     RTC_MAX_PORT: '47101',
     RTC_ENABLE_TCP: 'false',
