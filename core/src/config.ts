@@ -99,7 +99,7 @@ export interface SessionConfig {
   /**
    * `SESSION_INACTIVITY_TIMEOUT_MS`: a connected session from which nothing (media, RTCP,
    * STUN consent checks) has arrived for this long is closed: how a crashed or unplugged
-   * client is detected (mediasoup 3.8 has no ICE consent timeout of its own). Default 15000.
+   * client is detected (mediasoup's ICE consent timeout is 30 s). Default 15000.
    */
   inactivityTimeoutMs: number;
   /**

@@ -1,6 +1,6 @@
 /**
  * One stream's fan-out on this edge. Viewers' payload types differ between clients (Chrome
- * and Firefox number VP8 and Opus differently) and mediasoup 3.8 sends a consumer's codec
+ * and Firefox number VP8 and Opus differently) and mediasoup sends a consumer's codec
  * with the router's payload type, so viewers are grouped by payload-type mapping: each group
  * gets fan-out routers created with the viewers' payload types, fed from the source by
  * pipeToRouter. A group opens another router (least-loaded worker) every

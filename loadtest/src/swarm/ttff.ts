@@ -27,7 +27,7 @@ export interface TtffPlan {
   /**
    * Pause between joins. Over 300 ms, so a join's keyframe request is not the one libwebrtc's
    * publisher ignores (it makes at most one keyframe per 300 ms, `kMinKeyframeSendIntervalMs`
-   * in encoder_rtcp_feedback.cc) and mediasoup 3.8 re-asks only after 1000 ms.
+   * in encoder_rtcp_feedback.cc) and mediasoup re-asks only after 1000 ms.
    */
   pauseMs: number;
   /** Per join: POST to first frame or packet. */
@@ -281,7 +281,7 @@ function buildResult(wrtc: JoinTiming[], ndc: JoinTiming[], plan: TtffPlan): Sce
   const notes = [
     `Method: a platform in-process, one WrtcPublisher (libwebrtc, VP8 320x240@30 + Opus) live; ${wrtc.length} sequential WrtcViewer joins (after one unmeasured warm-up join), each timed from the start of its WHEP POST to the first frame out of libwebrtc's VP8 decoder, then closed (DELETE, then the peer) before the next. Each join is the stream's only viewer, so it includes the edge's fan-out set-up for that viewer.`,
     `Comparison: ${ndc.length} joins of the packet-counting NdcViewer (libdatachannel, no decoder), timed from the POST to the first video RTP packet and to the first packet of a VP8 keyframe; the gap to the decoded-frame figure is libwebrtc's jitter buffer and decoder (and the wait for a keyframe if the first packets were not one).`,
-    `The keyframe comes on demand: the SFU asks the publisher (PLI) when a viewer's consumer resumes, and libwebrtc answers with the next frame. ${slow} of ${all.length} joins took over 500 ms: ${slowTwoRequests} of them saw 2 or more keyframe requests to the publisher (the "PLI/FIR" column counts the SFU's requests during the join; a late retry adds one). libwebrtc makes at most one keyframe per 300 ms (kMinKeyframeSendIntervalMs, encoder_rtcp_feedback.cc) and mediasoup 3.8 repeats an unanswered request only after 1000 ms (KeyFrameRetransmissionWaitTime), so a keyframe that is spent before the viewer can use it costs about a second. Joins are ${plan.pauseMs} ms apart, so one join's requests do not throttle the next.`,
+    `The keyframe comes on demand: the SFU asks the publisher (PLI) when a viewer's consumer resumes, and libwebrtc answers with the next frame. ${slow} of ${all.length} joins took over 500 ms: ${slowTwoRequests} of them saw 2 or more keyframe requests to the publisher (the "PLI/FIR" column counts the SFU's requests during the join; a late retry adds one). libwebrtc makes at most one keyframe per 300 ms (kMinKeyframeSendIntervalMs, encoder_rtcp_feedback.cc) and mediasoup repeats an unanswered request only after 1000 ms (KeyFrameRetransmissionWaitTime), so a keyframe that is spent before the viewer can use it costs about a second. Joins are ${plan.pauseMs} ms apart, so one join's requests do not throttle the next.`,
     'A publisher with a fixed GOP that ignores PLIs (OBS) would add up to one GOP instead.',
     'Everything runs on 127.0.0.1 on one 2-core machine, so network time is near zero; the figures are the protocol and processing part of a join.',
   ];
