@@ -42,6 +42,12 @@ export interface PeerTransportEvents extends Record<string, unknown> {
 export type PatchResult =
   { kind: 'trickle' } | { kind: 'restart'; transport: AnswerTransport; etag: string };
 
+/**
+ * The bandwidth estimate a viewer's transport starts from, before any transport-cc feedback
+ * (mediasoup keeps it exactly until feedback arrives, which tests rely on).
+ */
+export const INITIAL_AVAILABLE_OUTGOING_BITRATE = 1_000_000;
+
 function newEtag(): string {
   return `"${randomBytes(12).toString('base64url')}"`;
 }
@@ -93,7 +99,7 @@ export class PeerTransport extends TypedEmitter<PeerTransportEvents> {
       enableUdp: media.enableUdp,
       enableTcp: media.enableTcp,
       preferUdp: true,
-      initialAvailableOutgoingBitrate: 1_000_000,
+      initialAvailableOutgoingBitrate: INITIAL_AVAILABLE_OUTGOING_BITRATE,
     };
     const transport = await router
       .createWebRtcTransport(

@@ -15,6 +15,7 @@ import {
   readHeaderExtension,
   waitUntil,
 } from '@wisp/loadtest';
+import { INITIAL_AVAILABLE_OUTGOING_BITRATE } from '@wisp/core';
 import { freePort, startPlatform, type TestPlatform } from '../support/platform.ts';
 
 const TCC = 'http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01';
@@ -226,11 +227,11 @@ describe('header extensions at the viewer’s own ids', () => {
           const [stats] = (await session.peer.transport.getStats()) as {
             availableOutgoingBitrate?: number;
           }[];
-          return stats.availableOutgoingBitrate ?? 1_000_000;
+          return stats.availableOutgoingBitrate ?? INITIAL_AVAILABLE_OUTGOING_BITRATE;
         },
         { timeout: 10_000, interval: 200 },
       )
-      .not.toBe(1_000_000);
+      .not.toBe(INITIAL_AVAILABLE_OUTGOING_BITRATE);
   });
 });
 
