@@ -26,7 +26,7 @@ export interface StreamServiceOptions {
   store: StateStore;
   /** Base URL clients use, e.g. `https://live.example.com` (a trailing slash is dropped). */
   publicUrl: string;
-  /** Who knows whether a stream is being published right now. */
+  /** Who knows whether a stream is being published right now, and how its media is doing. */
   live: LiveStatusProvider;
 }
 
@@ -128,16 +128,19 @@ export class StreamService
 
   async #view(record: StreamRecord, streamKey?: string): Promise<StreamView> {
     const id = encodeURIComponent(record.id);
+    const live = await this.#live.isLive(record.id);
     const view: StreamView = {
       id: record.id,
       name: record.name,
       whipUrl: `${this.publicUrl}/whip`,
       whepUrl: `${this.publicUrl}/whep/${id}`,
       playerUrl: `${this.publicUrl}/watch/${id}`,
-      live: await this.#live.isLive(record.id),
+      live,
       createdAt: record.createdAt,
       updatedAt: record.updatedAt,
     };
+    const media = live ? await this.#live.mediaStatus?.(record.id) : undefined;
+    if (media) view.media = media;
     if (streamKey !== undefined) view.streamKey = streamKey;
     return view;
   }

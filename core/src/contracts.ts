@@ -14,7 +14,39 @@ export interface StreamView {
   live: boolean;
   createdAt: string;
   updatedAt: string;
+  /** What the SFU receives from the publisher; only while `live`. */
+  media?: StreamMediaView;
   streamKey?: string;
+}
+
+/**
+ * How one published track is doing, as the SFU sees it:
+ * - `waiting`: no packet yet, or video packets for less than the grace period (5 s by
+ *   default) without a keyframe;
+ * - `ok`: packets arrive and, for a video codec whose keyframes the SFU detects (VP8, VP9,
+ *   H.264), at least one keyframe came;
+ * - `no-keyframe`: video packets for longer than the grace period but never a keyframe the
+ *   SFU could parse. Viewers get no picture: every consumer waits for a keyframe first.
+ */
+export type TrackMediaState = 'waiting' | 'ok' | 'no-keyframe';
+
+export interface TrackMediaView {
+  kind: 'audio' | 'video';
+  /** The track's mid in the publisher's offer. */
+  mid: string;
+  /** The codec's MIME type, e.g. `video/VP8`. */
+  codec: string;
+  state: TrackMediaState;
+  /** RTP packets and bytes received, over every simulcast layer. */
+  packetsReceived: number;
+  bytesReceived: number;
+  /** Keyframes the SFU recognised; null for audio and codecs it does not inspect (AV1). */
+  keyframesReceived: number | null;
+}
+
+/** A live stream's media, sampled about once a second. */
+export interface StreamMediaView {
+  tracks: TrackMediaView[];
 }
 
 /**
@@ -23,6 +55,10 @@ export interface StreamView {
  */
 export interface LiveStatusProvider {
   isLive(streamId: string): boolean | Promise<boolean>;
+  /** The live stream's media as the SFU receives it; undefined when not live or unknown. */
+  mediaStatus?(
+    streamId: string,
+  ): StreamMediaView | undefined | Promise<StreamMediaView | undefined>;
 }
 
 /** What the ingest needs from the control plane: resolve a stream key to a stream id. */

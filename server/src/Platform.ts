@@ -18,7 +18,7 @@ import {
   type StateStore,
 } from '@wisp/core';
 import { StreamService, createControlRoutes } from '@wisp/control';
-import { Ingest, createWhipRoutes } from '@wisp/ingest';
+import { Ingest, createWhipRoutes, ingestMediaStatus } from '@wisp/ingest';
 import { Edge, createWhepRoutes } from '@wisp/edge';
 import { createPlayerRoutes } from '@wisp/player';
 
@@ -39,12 +39,15 @@ export class Platform {
     this.config = config;
     this.store = store;
     this.pool = pool;
-    // The service asks the ingest whether a stream is live; the ingest asks the service to
-    // resolve stream keys. The closure breaks the construction cycle.
+    // The service asks the ingest whether a stream is live (and how its media is doing); the
+    // ingest asks the service to resolve stream keys. The closures break the construction cycle.
     this.streams = new StreamService({
       store,
       publicUrl: config.http.publicUrl,
-      live: { isLive: (id) => this.ingest.isLive(id) },
+      live: {
+        isLive: (id) => this.ingest.isLive(id),
+        mediaStatus: (id) => ingestMediaStatus(this.ingest.getLiveStream(id)),
+      },
     });
     this.ingest = new Ingest({
       pool,

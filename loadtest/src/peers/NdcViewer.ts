@@ -7,6 +7,7 @@ import { createLogger, type Logger } from '@wisp/core';
 import { Audio, PeerConnection, RtcpReceivingSession, Video, type Track } from 'node-datachannel';
 import sdpTransform from 'sdp-transform';
 import { InvalidStateError } from './errors.ts';
+import { localOffer } from './ndc.ts';
 import {
   isH264KeyframePayload,
   isRtp,
@@ -17,7 +18,7 @@ import {
   rtpTimestamp,
 } from './rtp.ts';
 import { negotiate, stripCandidates, type SignalFn } from './signaling.ts';
-import { waitUntil, withTimeout } from './timing.ts';
+import { waitUntil } from './timing.ts';
 import { deleteSessionQuietly } from './whipClient.ts';
 
 export type NdcVideoCodec = 'H264' | 'VP8' | 'VP9' | 'AV1';
@@ -236,14 +237,7 @@ export class NdcViewer {
 
   async #negotiate(): Promise<void> {
     const pc = this.#pc;
-    const offer = await withTimeout(
-      new Promise<string>((resolve) => {
-        pc.onLocalDescription((sdp) => resolve(sdp));
-        pc.setLocalDescription();
-      }),
-      5000,
-      'the local offer',
-    );
+    const offer = await localOffer(pc);
     if (this.#options.includeCandidates) {
       await waitUntil(() => pc.gatheringState() === 'complete', 5000, 'ICE gathering').catch(
         () => undefined,

@@ -3,11 +3,10 @@
  * as in 32.1), built on the same library OBS uses (libdatachannel, through node-datachannel).
  * See docs: /work/shared/docs/field-notes.md section 1 and `plugins/obs-webrtc/whip-output.cpp`.
  */
-import { randomBytes, randomInt } from 'node:crypto';
-import dgram from 'node:dgram';
+import { randomInt } from 'node:crypto';
+import type dgram from 'node:dgram';
 import { createLogger, type Logger } from '@wisp/core';
 import { Audio, PeerConnection, Video, type Track } from 'node-datachannel';
-import { InvalidStateError } from './errors.ts';
 import {
   obsLikeFfmpegArgs,
   spawnFfmpeg,
@@ -15,9 +14,16 @@ import {
   type FfmpegProcess,
   type VideoLayer,
 } from './ffmpeg.ts';
-import { isRtcp, parseRtcpFeedback, rtpSsrc, withHeaderExtensions } from './rtp.ts';
+import {
+  PeerStateWatch,
+  answerRtcpFeedback,
+  bindUdp,
+  exchangeOffer,
+  randomAlphanumeric,
+  sendOnTrack as send,
+} from './ndc.ts';
+import { isRtcp, withHeaderExtensions } from './rtp.ts';
 import { RtpHistory } from './RtpHistory.ts';
-import { negotiate, stripCandidates } from './signaling.ts';
 import { deleteSessionQuietly } from './whipClient.ts';
 import {
   OBS_USER_AGENT,
@@ -28,7 +34,6 @@ import {
   type PublisherCloseReason,
   type ResolvedObsLikeOptions,
 } from './obsLikeOptions.ts';
-import { withTimeout } from './timing.ts';
 
 /** Constants of OBS's WHIP output (`whip-output.cpp`). */
 const AUDIO_MID = '0';
@@ -72,8 +77,7 @@ export class ObsLikePublisher {
     plisReceived: 0,
     firsReceived: 0,
   };
-  #state = 'new';
-  #stateWaiters = new Set<() => void>();
+  readonly #state = new PeerStateWatch('OBS-like publisher');
   #audioOpen = false;
   #videoOpen = false;
   #ffmpeg: FfmpegProcess | undefined;
@@ -217,7 +221,7 @@ export class ObsLikePublisher {
 
   /** libdatachannel's peer connection state: new, connecting, connected, disconnected, failed, closed. */
   get connectionState(): string {
-    return this.#state;
+    return this.#state.state;
   }
 
   /** Why the publisher stopped, or undefined while it runs. */
@@ -251,25 +255,7 @@ export class ObsLikePublisher {
 
   /** Resolves once ICE and DTLS are up; rejects on failure, close or timeout. */
   async waitConnected(timeoutMs = 10_000): Promise<void> {
-    let waiter: (() => void) | undefined;
-    try {
-      await withTimeout(
-        new Promise<void>((resolve, reject) => {
-          waiter = () => {
-            if (this.#state === 'connected') resolve();
-            else if (this.#state === 'failed' || this.#state === 'closed' || this.#closing) {
-              reject(new InvalidStateError(`ObsLikePublisher connection is ${this.#state}`));
-            }
-          };
-          this.#stateWaiters.add(waiter);
-          waiter();
-        }),
-        timeoutMs,
-        'the OBS-like publisher to connect',
-      );
-    } finally {
-      if (waiter) this.#stateWaiters.delete(waiter);
-    }
+    await this.#state.waitConnected(timeoutMs);
   }
 
   /**
@@ -291,22 +277,14 @@ export class ObsLikePublisher {
 
   async #negotiate(): Promise<void> {
     const { pc, options, logger } = this.#internals;
-    const offer = await withTimeout(
-      new Promise<string>((resolve) => {
-        pc.onLocalDescription((sdp) => resolve(sdp));
-        pc.setLocalDescription();
-      }),
-      5000,
-      'the local offer',
-    );
-    this.#offerSdp = stripCandidates(offer);
-    const negotiated = await negotiate(this.#offerSdp, {
+    const negotiated = await exchangeOffer(pc, {
       url: options.whipUrl,
       token: options.streamKey,
       signal: options.signal,
       timeoutMs: options.httpTimeoutMs,
       headers: { 'User-Agent': options.userAgent ?? OBS_USER_AGENT },
     });
+    this.#offerSdp = negotiated.offerSdp;
     this.#answerSdp = negotiated.answerSdp;
     this.#location = negotiated.location;
     this.#responseHeaders = negotiated.headers;
@@ -396,29 +374,13 @@ export class ObsLikePublisher {
   }
 
   #onRtcp(message: Buffer, track: Track): void {
-    if (!isRtcp(message)) return;
-    for (const feedback of parseRtcpFeedback(message)) {
-      if (feedback.type === 'pli') {
-        // OBS does not react to PLIs either: its encoders make keyframes on their interval.
-        this.#stats.plisReceived++;
-      } else if (feedback.type === 'fir') {
-        this.#stats.firsReceived++;
-      } else {
-        this.#stats.nacksReceived++;
-        for (const sequenceNumber of feedback.sequenceNumbers) {
-          const packet = this.#history.get(feedback.mediaSsrc, sequenceNumber);
-          if (packet && rtpSsrc(packet) === feedback.mediaSsrc && send(track, packet)) {
-            this.#stats.packetsRetransmitted++;
-          }
-        }
-      }
-    }
+    // OBS does not react to PLIs either: its encoders make keyframes on their interval.
+    answerRtcpFeedback(message, track, this.#history, this.#stats);
   }
 
   #onStateChange(state: string): void {
-    this.#state = state;
+    this.#state.set(state);
     this.#internals.logger.debug({ state }, 'peer connection state');
-    for (const waiter of [...this.#stateWaiters]) waiter();
     const stopOnDisconnect = this.#internals.options.stopOnDisconnect ?? true;
     if (stopOnDisconnect && (state === 'disconnected' || state === 'failed') && !this.#closing) {
       this.#internals.logger.info({ state }, 'connection lost; stopping like OBS');
@@ -432,6 +394,7 @@ export class ObsLikePublisher {
 
   async #teardown(sendDelete: boolean): Promise<void> {
     const { pc, audioSocket, layers, logger, options } = this.#internals;
+    this.#state.end();
     const errors: unknown[] = [];
     if (this.#ffmpeg) {
       await stopFfmpeg(this.#ffmpeg).catch((error: unknown) => errors.push(error));
@@ -445,8 +408,7 @@ export class ObsLikePublisher {
     } catch (error) {
       errors.push(error);
     }
-    this.#state = 'closed';
-    for (const waiter of [...this.#stateWaiters]) waiter();
+    this.#state.set('closed');
     this.#history.clear();
 
     // OBS closes the peer connection first, then sends the DELETE and only logs its outcome.
@@ -466,35 +428,6 @@ export class ObsLikePublisher {
   }
 }
 
-/** Sends one packet; false if the track is closed (the native call throws then). */
-function send(track: Track, packet: Buffer): boolean {
-  try {
-    return track.sendMessageBinary(packet);
-  } catch {
-    return false;
-  }
-}
-
-async function bindUdp(): Promise<dgram.Socket> {
-  const socket = dgram.createSocket('udp4');
-  await new Promise<void>((resolve, reject) => {
-    socket.once('error', reject);
-    socket.bind(0, '127.0.0.1', () => {
-      socket.off('error', reject);
-      // A receive-only socket on loopback should never error; if it does, the packets stop
-      // and the counters show it, but the process must not die of an unhandled event.
-      socket.on('error', () => undefined);
-      resolve();
-    });
-  });
-  return socket;
-}
-
 function even(value: number): number {
   return Math.max(2, 2 * Math.round(value / 2));
-}
-
-function randomAlphanumeric(length: number): string {
-  const alphabet = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
-  return Array.from(randomBytes(length), (byte) => alphabet[byte % alphabet.length]).join('');
 }

@@ -11,3 +11,5 @@ export * from './ObsLikePublisher.ts';
 export * from './WrtcPublisher.ts';
 export * from './WrtcViewer.ts';
 export * from './NdcViewer.ts';
+export * from './NdcRtpPublisher.ts';
+export * from './GstVp8Publisher.ts';

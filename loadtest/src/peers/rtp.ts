@@ -229,23 +229,96 @@ export function isH264KeyframePayload(payload: Uint8Array): boolean {
   return false;
 }
 
+/** The VP8 payload descriptor of RFC 7741 section 4.2, as far as a receiver needs it. */
+export interface Vp8PayloadDescriptor {
+  /** X: the extension byte (I/L/T/K flags) follows the first byte. */
+  extended: boolean;
+  /** N: a non-reference frame. */
+  nonReference: boolean;
+  /** S: the packet starts a VP8 partition. */
+  start: boolean;
+  /** PID: the partition index. */
+  partitionIndex: number;
+  /** The 7- or 15-bit PictureID, undefined when absent (X = 0 or I = 0). */
+  pictureId: number | undefined;
+  tl0PicIdx: number | undefined;
+  /** Where the VP8 payload (the frame data) starts. */
+  payloadOffset: number;
+}
+
+/**
+ * Parses the VP8 payload descriptor (RFC 7741 section 4.2). Returns undefined when the
+ * payload ends inside the descriptor (a truncated packet, which mediasoup also rejects).
+ */
+export function parseVp8PayloadDescriptor(payload: Uint8Array): Vp8PayloadDescriptor | undefined {
+  if (payload.length < 1) return undefined;
+  const first = payload[0];
+  const descriptor: Vp8PayloadDescriptor = {
+    extended: (first & 0x80) !== 0,
+    nonReference: (first & 0x20) !== 0,
+    start: (first & 0x10) !== 0,
+    partitionIndex: first & 0x07,
+    pictureId: undefined,
+    tl0PicIdx: undefined,
+    payloadOffset: 1,
+  };
+  if (!descriptor.extended) return descriptor;
+  let offset = 1;
+  if (payload.length <= offset) return undefined;
+  const flags = payload[offset++];
+  if (flags & 0x80) {
+    // I: PictureID, one byte, or two with the M bit (RFC 7741 section 4.2).
+    if (payload.length <= offset) return undefined;
+    if (payload[offset] & 0x80) {
+      if (payload.length <= offset + 1) return undefined;
+      descriptor.pictureId = ((payload[offset] & 0x7f) << 8) | payload[offset + 1];
+      offset += 2;
+    } else {
+      descriptor.pictureId = payload[offset++];
+    }
+  }
+  if (flags & 0x40) {
+    // L: TL0PICIDX.
+    if (payload.length <= offset) return undefined;
+    descriptor.tl0PicIdx = payload[offset++];
+  }
+  if (flags & 0x30) {
+    // T and/or K: one byte of TID, Y and KEYIDX.
+    if (payload.length <= offset) return undefined;
+    offset++;
+  }
+  descriptor.payloadOffset = offset;
+  return descriptor;
+}
+
 /**
  * Whether a VP8 RTP payload (RFC 7741) is the first packet of a keyframe: S bit set,
  * partition 0, and the P bit of the VP8 payload header clear.
  */
 export function isVp8KeyframePayload(payload: Uint8Array): boolean {
-  if (payload.length < 1) return false;
-  const first = payload[0];
-  const start = (first & 0x10) !== 0 && (first & 0x07) === 0;
-  if (!start) return false;
-  let offset = 1;
-  if (first & 0x80) {
-    const extension = payload[offset++] ?? 0;
-    if (extension & 0x80) offset += (payload[offset] ?? 0) & 0x80 ? 2 : 1; // PictureID.
-    if (extension & 0x40) offset += 1; // TL0PICIDX.
-    if (extension & 0x30) offset += 1; // TID/KEYIDX.
-  }
+  const descriptor = parseVp8PayloadDescriptor(payload);
+  if (!descriptor?.start || descriptor.partitionIndex !== 0) return false;
+  const offset = descriptor.payloadOffset;
   return offset < payload.length && (payload[offset] & 0x01) === 0;
+}
+
+/**
+ * A copy of an RTP packet with another SSRC and payload type (marker bit, sequence number,
+ * timestamp, extensions and payload kept byte for byte), e.g. to send an encoder's packets
+ * as the stream an SDP offer announced.
+ */
+export function withSsrcAndPayloadType(
+  packet: Uint8Array,
+  ssrc: number,
+  payloadType: number,
+): Buffer {
+  if (!Number.isInteger(payloadType) || payloadType < 0 || payloadType > 127) {
+    throw new RangeError(`Invalid RTP payload type ${payloadType}`);
+  }
+  const out = Buffer.from(packet);
+  out[1] = (out[1] & 0x80) | payloadType;
+  out.writeUInt32BE(ssrc >>> 0, 8);
+  return out;
 }
 
 function readUint32(bytes: Uint8Array, offset: number): number {

@@ -65,3 +65,30 @@ export async function waitForVideoToAdvance(page: Page, seconds: number, timeout
     { timeout },
   );
 }
+
+export interface PlayedVideo {
+  /** The player's count of decoded frames. */
+  framesDecoded: number;
+  /** The `<video>` element's intrinsic size. */
+  width: number;
+  height: number;
+}
+
+/**
+ * Opens the player page at `url`, waits until it plays and its video has advanced by
+ * `seconds`, and returns what it decoded.
+ */
+export async function playUntilAdvanced(
+  page: Page,
+  url: string,
+  seconds = 1.5,
+): Promise<PlayedVideo> {
+  await page.goto(url);
+  await waitForPlayerState(page, 'playing', 20_000);
+  await waitForVideoToAdvance(page, seconds, 15_000);
+  return page.evaluate(async () => {
+    const video = document.querySelector('video')!;
+    const { framesDecoded } = await (window as unknown as PageWindow).wispPlayer!.stats();
+    return { framesDecoded, width: video.videoWidth, height: video.videoHeight };
+  });
+}

@@ -8,7 +8,7 @@ import type { Browser } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ObsLikePublisher } from '@wisp/loadtest';
 import { launchChromium } from '../../../player/test/support/browser.ts';
-import { waitForPlayerState, waitForVideoToAdvance } from '../../../player/test/support/pages.ts';
+import { playUntilAdvanced } from '../../../player/test/support/pages.ts';
 import { startPlatform, type TestPlatform } from '../support/platform.ts';
 
 let t: TestPlatform;
@@ -46,16 +46,9 @@ describe('OBS-like publisher -> browser player', () => {
 
     const page = await browser.newPage();
     closers.push(() => page.close());
-    await page.goto(stream.playerUrl);
-    await waitForPlayerState(page, 'playing', 20_000);
-    await waitForVideoToAdvance(page, 1.5, 15_000);
-    const stats = await page.evaluate(() => window.wispPlayer!.stats());
-    expect(stats.framesDecoded).toBeGreaterThan(10);
-    const size = await page.evaluate(() => {
-      const video = document.querySelector('video')!;
-      return { width: video.videoWidth, height: video.videoHeight };
-    });
-    expect(size.width).toBeGreaterThan(0);
-    expect(size.height).toBeGreaterThan(0);
+    const played = await playUntilAdvanced(page, stream.playerUrl);
+    expect(played.framesDecoded).toBeGreaterThan(10);
+    expect(played.width).toBeGreaterThan(0);
+    expect(played.height).toBeGreaterThan(0);
   });
 });
