@@ -29,6 +29,7 @@ async function main(): Promise<void> {
     `         -H 'Content-Type: application/json' -d '{"name":"my stream"}'`,
     '  Then open the returned playerUrl to watch, or publish from a browser at',
     `    ${url}/publish`,
+    `  Media (open UDP and TCP in a firewall): ${mediaSummary(platform)}`,
     '',
   ].join('\n');
   process.stdout.write(`${banner}\n`);
@@ -58,3 +59,17 @@ main().catch((error: unknown) => {
   }
   process.exit(1);
 });
+
+/** Where media listens: the WebRtcServer ports and the announced addresses. */
+function mediaSummary(platform: Platform): string {
+  const { media } = platform.config;
+  const ports = platform.pool.ports().flatMap((p) => p.udp ?? p.tcp ?? []);
+  const where =
+    media.portMode === 'range' || ports.length === 0
+      ? `ports ${media.rtcMinPort}-${media.rtcMaxPort}`
+      : ports.length === 1
+        ? `port ${ports[0]}`
+        : `ports ${Math.min(...ports)}-${Math.max(...ports)}`;
+  const addresses = media.listen.map((l) => l.announcedAddress ?? l.ip).join(', ');
+  return `${where} on ${addresses}`;
+}
