@@ -75,20 +75,34 @@ export interface PlayedVideo {
 }
 
 /**
- * Opens the player page at `url`, waits until it plays and its video has advanced by
- * `seconds`, and returns what it decoded.
+ * Opens the player page at `url`, waits until it plays, its video has advanced by `seconds`
+ * and it has decoded more than `minFrames` frames, and returns what it decoded. The frame
+ * count is waited for, not assumed: `currentTime` follows the audio clock, and video can wait
+ * up to a keyframe interval (1 s for the OBS-like publisher, which ignores PLIs like OBS),
+ * e.g. when the SFU moves a simulcast viewer to another layer. Seen once in CI: 3 frames
+ * decoded after 1.5 s of playback with 3 layers. A video that never resumes still fails.
  */
 export async function playUntilAdvanced(
   page: Page,
   url: string,
   seconds = 1.5,
+  minFrames = 10,
+  timeout = 15_000,
 ): Promise<PlayedVideo> {
   await page.goto(url);
   await waitForPlayerState(page, 'playing', 20_000);
-  await waitForVideoToAdvance(page, seconds, 15_000);
-  return page.evaluate(async () => {
-    const video = document.querySelector('video')!;
-    const { framesDecoded } = await (window as unknown as PageWindow).wispPlayer!.stats();
-    return { framesDecoded, width: video.videoWidth, height: video.videoHeight };
-  });
+  await waitForVideoToAdvance(page, seconds, timeout);
+  const read = () =>
+    page.evaluate(async () => {
+      const video = document.querySelector('video')!;
+      const { framesDecoded } = await (window as unknown as PageWindow).wispPlayer!.stats();
+      return { framesDecoded, width: video.videoWidth, height: video.videoHeight };
+    });
+  const deadline = Date.now() + timeout;
+  let played = await read();
+  while (played.framesDecoded <= minFrames && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    played = await read();
+  }
+  return played;
 }
