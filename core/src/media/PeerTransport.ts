@@ -105,21 +105,7 @@ export class PeerTransport extends TypedEmitter<PeerTransportEvents> {
       .createWebRtcTransport(
         listen.kind === 'server'
           ? { ...common, webRtcServer: listen.webRtcServer }
-          : {
-              ...common,
-              listenInfos: (['udp', 'tcp'] as const)
-                .filter((protocol) => (protocol === 'udp' ? media.enableUdp : media.enableTcp))
-                .flatMap((protocol) =>
-                  listen.listen.map((address) => ({
-                    protocol,
-                    ip: address.ip,
-                    ...(address.announcedAddress
-                      ? { announcedAddress: address.announcedAddress }
-                      : {}),
-                    portRange: { min: listen.minPort, max: listen.maxPort },
-                  })),
-                ),
-            },
+          : { ...common, listenInfos: listen.listenInfos },
       )
       .catch((error: unknown) => {
         // Our own parameters are fixed, so a failure here is a resource problem: above all,

@@ -11,7 +11,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as mediasoup from 'mediasoup';
 import type { types as ms } from 'mediasoup';
-import type { ListenAddress, MediaConfig } from '../config.ts';
+import type { MediaConfig } from '../config.ts';
 import { InvalidStateError } from '../errors.ts';
 import { TypedEmitter } from '../events.ts';
 import { moduleLogger } from '../logger.ts';
@@ -26,7 +26,31 @@ export class PortInUseError extends Error {
   }
 }
 
-const webRtcServerPorts = new WeakMap<ms.WebRtcServer, { udp?: number; tcp?: number }>();
+/**
+ * One socket per enabled protocol (UDP first) and listen address, on `port` or any free port
+ * of `RTC_MIN_PORT`..`RTC_MAX_PORT` when `port` is undefined: what a WebRtcServer (server
+ * mode) and each WebRtcTransport (range mode) listen on.
+ */
+function listenInfosOf(config: MediaConfig, port: number | undefined): ms.TransportListenInfo[] {
+  const protocols: ms.TransportProtocol[] = [];
+  if (config.enableUdp) protocols.push('udp');
+  if (config.enableTcp) protocols.push('tcp');
+  return protocols.flatMap((protocol) =>
+    config.listen.map((address) => ({
+      protocol,
+      ip: address.ip,
+      ...(address.announcedAddress ? { announcedAddress: address.announcedAddress } : {}),
+      ...(port === undefined
+        ? { portRange: { min: config.rtcMinPort, max: config.rtcMaxPort } }
+        : { port }),
+    })),
+  );
+}
+
+/** The fixed port of worker `index` in server mode; undefined with `RTC_PORT` 0 (any port). */
+function serverPortOf(config: MediaConfig, index: number): number | undefined {
+  return config.rtcPort === 0 ? undefined : config.rtcPort + index;
+}
 
 /**
  * One UDP and one TCP socket per listen address, on port `RTC_PORT` + index; with `RTC_PORT`
@@ -38,31 +62,9 @@ async function createWebRtcServer(
   config: MediaConfig,
   index: number,
 ): Promise<ms.WebRtcServer> {
-  const protocols: ms.TransportProtocol[] = [];
-  if (config.enableUdp) protocols.push('udp');
-  if (config.enableTcp) protocols.push('tcp');
-  const listenInfos: ms.WebRtcServerListenInfo[] = [];
-  for (const protocol of protocols) {
-    for (const address of config.listen) {
-      listenInfos.push({
-        protocol,
-        ip: address.ip,
-        ...(address.announcedAddress ? { announcedAddress: address.announcedAddress } : {}),
-        ...(config.rtcPort === 0
-          ? { portRange: { min: config.rtcMinPort, max: config.rtcMaxPort } }
-          : { port: config.rtcPort + index }),
-      });
-    }
-  }
+  const listenInfos = listenInfosOf(config, serverPortOf(config, index));
   try {
-    const server = await worker.createWebRtcServer({ listenInfos });
-    if (config.rtcPort !== 0) {
-      webRtcServerPorts.set(server, {
-        ...(config.enableUdp ? { udp: config.rtcPort + index } : {}),
-        ...(config.enableTcp ? { tcp: config.rtcPort + index } : {}),
-      });
-    }
-    return server;
+    return await worker.createWebRtcServer({ listenInfos });
   } catch (error) {
     const where = listenInfos
       .map((l) => `${l.protocol} ${l.ip}:${l.port ?? `${config.rtcMinPort}-${config.rtcMaxPort}`}`)
@@ -94,7 +96,7 @@ export interface WorkerLibraries {
 /** How a router's WebRTC transports listen: its worker's WebRtcServer, or a port range. */
 export type TransportListen =
   | { kind: 'server'; webRtcServer: ms.WebRtcServer }
-  | { kind: 'range'; listen: ListenAddress[]; minPort: number; maxPort: number };
+  | { kind: 'range'; listenInfos: ms.TransportListenInfo[] };
 
 const routerListen = new WeakMap<ms.Router, TransportListen>();
 
@@ -152,12 +154,15 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
   #closed = false;
 
   readonly #config: MediaConfig;
+  /** Range mode: what every WebRTC transport listens on (the same for all of them). */
+  readonly #rangeListen: TransportListen;
 
   private constructor(workers: PooledWorker[], libraries: WorkerLibraries, config: MediaConfig) {
     super();
     this.#workers = workers;
     this.libraries = libraries;
     this.#config = config;
+    this.#rangeListen = { kind: 'range', listenInfos: listenInfosOf(config, undefined) };
   }
 
   /** What the first worker reported of its libraries (OpenSSL above all: DTLS faces everyone). */
@@ -220,9 +225,15 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
 
   /** The media ports each worker listens on (server mode), for logs and /healthz. */
   ports(): { pid: number; udp?: number; tcp?: number }[] {
+    const config = this.#config;
     return this.#workers.map((w) => {
-      const info = w.webRtcServer ? webRtcServerPorts.get(w.webRtcServer) : undefined;
-      return { pid: w.worker.pid, ...info };
+      const port = w.webRtcServer ? serverPortOf(config, w.index) : undefined;
+      if (port === undefined) return { pid: w.worker.pid };
+      return {
+        pid: w.worker.pid,
+        ...(config.enableUdp ? { udp: port } : {}),
+        ...(config.enableTcp ? { tcp: port } : {}),
+      };
     });
   }
 
@@ -246,14 +257,7 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
     });
     routerListen.set(
       router,
-      entry.webRtcServer
-        ? { kind: 'server', webRtcServer: entry.webRtcServer }
-        : {
-            kind: 'range',
-            listen: this.#config.listen,
-            minPort: this.#config.rtcMinPort,
-            maxPort: this.#config.rtcMaxPort,
-          },
+      entry.webRtcServer ? { kind: 'server', webRtcServer: entry.webRtcServer } : this.#rangeListen,
     );
     entry.routers++;
     router.observer.on('close', () => {
