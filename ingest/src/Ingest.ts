@@ -19,6 +19,7 @@ import {
   type MediaConfig,
   type SessionConfig,
   type StreamKeyResolver,
+  type StreamMediaView,
   type WorkerPool,
 } from '@wisp/core';
 import { IngestStream } from './IngestStream.ts';
@@ -134,6 +135,11 @@ export class Ingest
 
   getLiveStream(streamId: string): LiveStream | undefined {
     return this.#streams.get(streamId);
+  }
+
+  /** How the live stream's tracks are doing (docs/api.md); undefined when not live. */
+  mediaStatus(streamId: string): StreamMediaView | undefined {
+    return this.#streams.get(streamId)?.mediaStatus();
   }
 
   isLive(streamId: string): boolean {

@@ -144,8 +144,3 @@ export class IngestStream extends TypedEmitter<IngestStreamEvents> implements Li
     this.removeAllListeners();
   }
 }
-
-/** The media status of a live stream of this ingest; undefined for any other LiveStream. */
-export function ingestMediaStatus(stream: LiveStream | undefined): StreamMediaView | undefined {
-  return stream instanceof IngestStream && !stream.closed ? stream.mediaStatus() : undefined;
-}

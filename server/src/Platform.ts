@@ -18,7 +18,7 @@ import {
   type StateStore,
 } from '@wisp/core';
 import { StreamService, createControlRoutes } from '@wisp/control';
-import { Ingest, createWhipRoutes, ingestMediaStatus } from '@wisp/ingest';
+import { Ingest, createWhipRoutes } from '@wisp/ingest';
 import { Edge, createWhepRoutes } from '@wisp/edge';
 import { createPlayerRoutes } from '@wisp/player';
 
@@ -46,7 +46,7 @@ export class Platform {
       publicUrl: config.http.publicUrl,
       live: {
         isLive: (id) => this.ingest.isLive(id),
-        mediaStatus: (id) => ingestMediaStatus(this.ingest.getLiveStream(id)),
+        mediaStatus: (id) => this.ingest.mediaStatus(id),
       },
     });
     this.ingest = new Ingest({

@@ -1,13 +1,6 @@
 import type { CloseReason } from './PeerTransport.ts';
 
 /**
- * Sessions that ended a moment ago, so that a client's DELETE after its connection already
- * closed answers 200 instead of 404. Some clients close first and DELETE afterwards (the
- * `whip-whep` package by the author of the WHIP and WHEP specs does), and a 404 there reads
- * as "that session never existed". Entries expire after `graceMs`; the map is bounded so a
- * flood of short sessions cannot grow it without limit.
- */
-/**
  * The reasons for which a session ended because its client's connection did (close_notify,
  * DTLS failure, ICE or traffic lost): the cases where a DELETE may still be on its way. A
  * session the server ended (DELETE, takeover, key revoked, shutdown) answers 404 as before
@@ -20,6 +13,13 @@ const CLIENT_ENDED: ReadonlySet<CloseReason> = new Set<CloseReason>([
   'inactive',
 ]);
 
+/**
+ * Sessions that ended a moment ago, so that a client's DELETE after its connection already
+ * closed answers 200 instead of 404. Some clients close first and DELETE afterwards (the
+ * `whip-whep` package by the author of the WHIP and WHEP specs does), and a 404 there reads
+ * as "that session never existed". Entries expire after `graceMs`; the map is bounded so a
+ * flood of short sessions cannot grow it without limit.
+ */
 export class EndedSessions {
   readonly #graceMs: number;
   readonly #max: number;
