@@ -41,6 +41,19 @@ function candidatesOf(sdp: string): { ip: string; port: number; transport: strin
     .map((c) => ({ ip: c.ip, port: c.port, transport: c.transport.toLowerCase() }));
 }
 
+/** A libwebrtc VP8 publisher on `stream`, connected. */
+async function connectedPublisher(stream: {
+  whipUrl: string;
+  streamKey: string;
+}): Promise<WrtcPublisher> {
+  const publisher = await WrtcPublisher.start({
+    whipUrl: stream.whipUrl,
+    streamKey: stream.streamKey,
+  });
+  await publisher.waitConnected(10_000);
+  return publisher;
+}
+
 /** A session id is the last path segment of its URL. */
 function sessionIdOf(location: string): string {
   return new URL(location).pathname.split('/').pop()!;
@@ -75,11 +88,7 @@ describe('WebRtcServer: one port per worker', () => {
     const t = await platform({ MEDIASOUP_WORKERS: '1', RTC_PORT: String(port) });
     expect(t.platform.pool.ports()).toEqual([{ pid: expect.any(Number), udp: port, tcp: port }]);
     const stream = await t.createStream('one port');
-    const publisher = defer(
-      await WrtcPublisher.start({ whipUrl: stream.whipUrl, streamKey: stream.streamKey }),
-      (p) => p.close(),
-    );
-    await publisher.waitConnected(10_000);
+    const publisher = defer(await connectedPublisher(stream), (p) => p.close());
     const viewers = await Promise.all(
       Array.from({ length: 24 }, () =>
         NdcViewer.start({ whepUrl: stream.whepUrl, videoCodecs: ['VP8'] }),
@@ -109,11 +118,7 @@ describe('where media listens', () => {
   it("announces every interface address by default, the machine's own before loopback", async () => {
     const t = await platform({ MEDIASOUP_WORKERS: '1', RTC_LISTEN_IP: '' });
     const stream = await t.createStream('interfaces');
-    const publisher = defer(
-      await WrtcPublisher.start({ whipUrl: stream.whipUrl, streamKey: stream.streamKey }),
-      (p) => p.close(),
-    );
-    await publisher.waitConnected(10_000);
+    const publisher = defer(await connectedPublisher(stream), (p) => p.close());
     const addresses = Object.values(networkInterfaces())
       .flatMap((entries) => entries ?? [])
       .filter((e) => e.family === 'IPv4')
@@ -140,11 +145,7 @@ describe('header extensions at the viewer’s own ids', () => {
     async (_name, ids) => {
       const t = await platform({ MEDIASOUP_WORKERS: '1' });
       const stream = await t.createStream('wire ids');
-      const publisher = defer(
-        await WrtcPublisher.start({ whipUrl: stream.whipUrl, streamKey: stream.streamKey }),
-        (p) => p.close(),
-      );
-      await publisher.waitConnected(10_000);
+      defer(await connectedPublisher(stream), (p) => p.close());
       const packets: Buffer[] = [];
       let answerSdp = '';
       const viewer = defer(
@@ -201,11 +202,7 @@ describe('header extensions at the viewer’s own ids', () => {
   it('a libwebrtc viewer (audio m-line first) decodes video and feeds transport-cc back', async () => {
     const t = await platform({ MEDIASOUP_WORKERS: '1' });
     const stream = await t.createStream('extensions');
-    const publisher = defer(
-      await WrtcPublisher.start({ whipUrl: stream.whipUrl, streamKey: stream.streamKey }),
-      (p) => p.close(),
-    );
-    await publisher.waitConnected(10_000);
+    defer(await connectedPublisher(stream), (p) => p.close());
     const viewer = defer(await WrtcViewer.start({ whepUrl: stream.whepUrl }), (v) => v.close());
     const offer = sdpTransform.parse(viewer.offerSdp);
     const answer = sdpTransform.parse(viewer.answerSdp);
@@ -239,11 +236,7 @@ describe('DELETE after the client closed its connection', () => {
   it('answers 200 for a publisher that closed first, and keeps checking the key', async () => {
     const t = await platform({ MEDIASOUP_WORKERS: '1' });
     const stream = await t.createStream('close first');
-    const publisher = await WrtcPublisher.start({
-      whipUrl: stream.whipUrl,
-      streamKey: stream.streamKey,
-    });
-    await publisher.waitConnected(10_000);
+    const publisher = await connectedPublisher(stream);
     const location = publisher.location!;
     await publisher.close({ sendDelete: false });
     await waitUntil(() => !t.platform.ingest.isLive(stream.id), 10_000, 'the stream to end');
@@ -274,11 +267,7 @@ describe('DELETE after the client closed its connection', () => {
   it('answers 404 once the grace period is over (SESSION_DELETE_GRACE_MS)', async () => {
     const t = await platform({ MEDIASOUP_WORKERS: '1', SESSION_DELETE_GRACE_MS: '0' });
     const stream = await t.createStream('no grace');
-    const publisher = await WrtcPublisher.start({
-      whipUrl: stream.whipUrl,
-      streamKey: stream.streamKey,
-    });
-    await publisher.waitConnected(10_000);
+    const publisher = await connectedPublisher(stream);
     await publisher.close({ sendDelete: false });
     await waitUntil(() => !t.platform.ingest.isLive(stream.id), 10_000, 'the stream to end');
     const response = await fetch(publisher.location!, {
@@ -291,11 +280,7 @@ describe('DELETE after the client closed its connection', () => {
   it('answers 200 for a viewer whose session ended before its DELETE', async () => {
     const t = await platform({ MEDIASOUP_WORKERS: '1' });
     const stream = await t.createStream('viewer close first');
-    const publisher = defer(
-      await WrtcPublisher.start({ whipUrl: stream.whipUrl, streamKey: stream.streamKey }),
-      (p) => p.close(),
-    );
-    await publisher.waitConnected(10_000);
+    defer(await connectedPublisher(stream), (p) => p.close());
     const viewer = await WrtcViewer.start({ whepUrl: stream.whepUrl });
     await viewer.waitConnected(10_000);
     const location = viewer.location!;
