@@ -74,9 +74,11 @@ export interface MediaConfig {
    */
   viewersPerRouter: number;
   /**
-   * `EDGE_SERVE_FROM_SOURCE`: serve viewers whose payload types match the publisher's straight
-   * from the ingest router, without the pipe hop to a fan-out router. Saves a hop and its CPU;
-   * puts those viewers on the ingest's worker. Default false (spread viewers over workers).
+   * `EDGE_SERVE_FROM_SOURCE`: serve viewers whose payload types match the stream's straight
+   * from the router that holds the stream in this process (the ingest router in one process,
+   * the network pipe's router on an edge), without the in-process hop to a fan-out router.
+   * Saves a hop and its CPU; puts those viewers on that router's worker. Default false
+   * (spread viewers over workers).
    */
   serveFromSource: boolean;
   /** `MEDIASOUP_LOG_LEVEL`: worker log level. Default `warn`. */

@@ -1,7 +1,7 @@
 /**
- * The edge role: WHEP viewers. Each viewed stream gets an EdgeStream fed from the live
- * source; a viewer's session lives on one of its fan-out routers. In one process the source
- * is the local ingest; a cluster pipes from remote ingests (the cascade issue).
+ * The edge role: WHEP viewers. Each viewed stream gets an EdgeStream holding one lease from
+ * the StreamSource; a viewer's session lives on one of its fan-out routers. In one process
+ * the source is the local ingest; in a cluster it pipes the stream from the node that has it.
  */
 import {
   ConflictError,
@@ -10,10 +10,11 @@ import {
   NotFoundError,
   createLogger,
   generateSessionId,
-  type LiveStreamSource,
+  parseOffer,
   type MediaConfig,
   type SessionConfig,
   type StreamDirectory,
+  type StreamSource,
   type WorkerPool,
 } from '@wisp/core';
 import { EdgeStream } from './EdgeStream.ts';
@@ -22,7 +23,7 @@ import { planView } from './planView.ts';
 
 export interface EdgeOptions {
   pool: WorkerPool;
-  source: LiveStreamSource;
+  source: StreamSource;
   directory: StreamDirectory;
   media: MediaConfig;
   session: SessionConfig;
@@ -47,30 +48,17 @@ export class Edge {
    * exists but is not live (WHEP §4.3.8; the player waits and retries).
    */
   async view(streamId: string, offerSdp: string): Promise<WhepSession> {
-    const live = this.#options.source.getLiveStream(streamId);
-    if (!live || live.closed) {
-      if (!(await this.#options.directory.streamExists(streamId))) {
-        throw new NotFoundError('no such stream');
-      }
-      throw this.#notLive();
-    }
-    const plan = planView(offerSdp, live.producers);
+    // Malformed SDP is refused before anything is acquired.
+    const offer = parseOffer(offerSdp);
     return this.#mutex.run(streamId, async () => {
       if (this.#closed) throw new NotFoundError('edge is shutting down');
-      if (live.closed) throw this.#notLive();
-      let stream = this.#streams.get(streamId);
-      if (!stream || stream.closed || stream.source !== live) {
-        stream = new EdgeStream({
-          source: live,
-          pool: this.#options.pool,
-          viewersPerRouter: this.#options.media.viewersPerRouter,
-          serveFromSource: this.#options.media.serveFromSource,
-        });
-        const created = stream;
-        this.#streams.set(streamId, created);
-        created.once('closed', () => {
-          if (this.#streams.get(streamId) === created) this.#streams.delete(streamId);
-        });
+      const stream = await this.#streamFor(streamId);
+      let plan;
+      try {
+        plan = planView(offer, stream.tracks);
+      } catch (error) {
+        if (stream.idle) stream.close('deleted');
+        throw error;
       }
       const reservation = await stream.reserve(plan);
       let session: WhepSession;
@@ -87,7 +75,7 @@ export class Edge {
       } catch (error) {
         reservation.release();
         // The publisher left while this viewer was being set up.
-        if (live.closed) throw this.#notLive();
+        if (stream.lease.closed) throw this.#notLive();
         throw error;
       }
       reservation.attach(session);
@@ -102,6 +90,34 @@ export class Edge {
       );
       return session;
     });
+  }
+
+  /** The stream's EdgeStream, acquiring the stream from the source for its first viewer. */
+  async #streamFor(streamId: string): Promise<EdgeStream> {
+    const current = this.#streams.get(streamId);
+    if (current && !current.closed && !current.lease.closed) return current;
+    const lease = await this.#options.source.acquire(streamId);
+    if (!lease || lease.closed) {
+      if (!(await this.#options.directory.streamExists(streamId))) {
+        throw new NotFoundError('no such stream');
+      }
+      throw this.#notLive();
+    }
+    if (this.#closed) {
+      lease.release();
+      throw new NotFoundError('edge is shutting down');
+    }
+    const stream = new EdgeStream({
+      lease,
+      pool: this.#options.pool,
+      viewersPerRouter: this.#options.media.viewersPerRouter,
+      serveFromSource: this.#options.media.serveFromSource,
+    });
+    this.#streams.set(streamId, stream);
+    stream.once('closed', () => {
+      if (this.#streams.get(streamId) === stream) this.#streams.delete(streamId);
+    });
+    return stream;
   }
 
   #notLive(): ConflictError {

@@ -2,12 +2,14 @@
  * One stream's fan-out on this edge. Viewers' payload types differ between clients (Chrome
  * and Firefox number VP8 and Opus differently) and mediasoup sends a consumer's codec
  * with the router's payload type, so viewers are grouped by payload-type mapping: each group
- * gets fan-out routers created with the viewers' payload types, fed from the source by
- * pipeToRouter. A group opens another router (least-loaded worker) every
- * `viewersPerRouter` viewers, which spreads one large audience over all cores.
+ * gets fan-out routers created with the viewers' payload types, fed from the stream's lease
+ * (`lease.pipeTo`, in-process pipes from the lease's router). A group opens another router
+ * (least-loaded worker) every `viewersPerRouter` viewers, which spreads one large audience
+ * over all cores. However many fan-out routers there are, the stream reaches this process
+ * once: through the one lease.
  *
- * The EdgeStream closes when its source goes offline (closing every viewer) or when its last
- * viewer leaves (releasing the pipes).
+ * The EdgeStream closes when its stream goes offline (closing every viewer) or when its last
+ * viewer leaves (releasing the lease).
  */
 import type { types as ms } from 'mediasoup';
 import {
@@ -17,7 +19,8 @@ import {
   createLogger,
   routerCodec,
   type CloseReason,
-  type LiveStream,
+  type StreamLease,
+  type StreamTrack,
   type WorkerPool,
 } from '@wisp/core';
 import type { ViewPlan } from './planView.ts';
@@ -25,17 +28,17 @@ import type { WhepSession } from './WhepSession.ts';
 
 interface FanoutRouter {
   router: ms.Router;
-  /** Source producer id -> the id of its piped producer in this router. */
+  /** Track id -> the id of its producer in this router. */
   producerIds: ReadonlyMap<string, string>;
   viewers: number;
-  /** False for the source's own router (served directly): never closed by the edge. */
+  /** False for the lease's own router (served directly): never closed by the edge. */
   owned: boolean;
 }
 
 /** A viewer's place on a fan-out router, held while its session is being set up. */
 export interface Reservation {
   router: ms.Router;
-  /** Source producer id -> the producer to consume in `router`. */
+  /** Track id -> the producer to consume in `router`. */
   producerIds: ReadonlyMap<string, string>;
   /** The session now holds the place until it closes. */
   attach(session: WhepSession): void;
@@ -49,7 +52,7 @@ export interface EdgeStreamEvents extends Record<string, unknown> {
 
 export class EdgeStream extends TypedEmitter<EdgeStreamEvents> {
   readonly streamId: string;
-  readonly source: LiveStream;
+  readonly lease: StreamLease;
   readonly #pool: WorkerPool;
   readonly #viewersPerRouter: number;
   readonly #groups = new Map<string, FanoutRouter[]>();
@@ -62,20 +65,25 @@ export class EdgeStream extends TypedEmitter<EdgeStreamEvents> {
 
   readonly #serveFromSource: boolean;
 
+  /** The EdgeStream owns `lease` and releases it when it closes. */
   constructor(options: {
-    source: LiveStream;
+    lease: StreamLease;
     pool: WorkerPool;
     viewersPerRouter: number;
     serveFromSource?: boolean;
   }) {
     super();
     this.#serveFromSource = options.serveFromSource ?? false;
-    this.streamId = options.source.streamId;
-    this.source = options.source;
+    this.streamId = options.lease.streamId;
+    this.lease = options.lease;
     this.#pool = options.pool;
     this.#viewersPerRouter = options.viewersPerRouter;
     this.#log = createLogger('EdgeStream', { streamId: this.streamId });
-    this.#offSource = options.source.onClosed(() => this.close('stream-offline'));
+    this.#offSource = options.lease.onClosed(() => this.close('stream-offline'));
+  }
+
+  get tracks(): readonly StreamTrack[] {
+    return this.lease.tracks;
   }
 
   get closed(): boolean {
@@ -84,6 +92,11 @@ export class EdgeStream extends TypedEmitter<EdgeStreamEvents> {
 
   get viewerCount(): number {
     return this.#sessions.size;
+  }
+
+  /** No viewer and no join in progress: nothing holds the stream open. */
+  get idle(): boolean {
+    return this.#members === 0;
   }
 
   get routerCount(): number {
@@ -137,12 +150,12 @@ export class EdgeStream extends TypedEmitter<EdgeStreamEvents> {
     }
     const free = group.find((f) => f.viewers < this.#viewersPerRouter && !f.router.closed);
     if (free) return free;
-    // The first viewers of a matching mapping may use the source router itself; once it holds
-    // viewersPerRouter of them, fan-out routers take the rest.
+    // The first viewers of a matching mapping may use the lease's router itself; once it
+    // holds viewersPerRouter of them, fan-out routers take the rest.
     if (this.#serveFromSource && group.length === 0 && this.#sourceMatches(plan)) {
       const direct: FanoutRouter = {
-        router: this.source.router,
-        producerIds: new Map(this.source.producers.map((p) => [p.id, p.id])),
+        router: this.lease.router,
+        producerIds: new Map(this.lease.tracks.map((t) => [t.id, t.id])),
         viewers: 0,
         owned: false,
       };
@@ -159,19 +172,12 @@ export class EdgeStream extends TypedEmitter<EdgeStreamEvents> {
       .catch((error: unknown) => {
         throw clientParameterError(error, "the viewer's payload types");
       });
-    const producerIds = new Map<string, string>();
+    let producerIds: Map<string, string>;
     try {
-      for (const producer of this.source.producers) {
-        if (!plan.served.some((s) => s.producer.id === producer.id)) continue;
-        // New ids: mediasoup 3.27 refuses a second producer with the same id in one worker,
-        // and the fan-out router may share the source's worker.
-        const { pipeProducer } = await this.source.router.pipeToRouter({
-          producerId: producer.id,
-          router,
-          keepId: false,
-        });
-        producerIds.set(producer.id, pipeProducer!.id);
-      }
+      producerIds = await this.lease.pipeTo(
+        router,
+        plan.served.map((s) => s.track.id),
+      );
     } catch (error) {
       router.close();
       throw error;
@@ -196,9 +202,9 @@ export class EdgeStream extends TypedEmitter<EdgeStreamEvents> {
     return fanout;
   }
 
-  /** Does the source router send every served codec with the viewer's payload type? */
+  /** Does the lease's router send every served codec with the viewer's payload type? */
   #sourceMatches(plan: ViewPlan): boolean {
-    const codecs = this.source.router.rtpCapabilities.codecs ?? [];
+    const codecs = this.lease.router.rtpCapabilities.codecs ?? [];
     return plan.served.every((s) =>
       codecs.some(
         (c) =>
@@ -232,6 +238,7 @@ export class EdgeStream extends TypedEmitter<EdgeStreamEvents> {
     if (this.#closed) return;
     this.#closed = true;
     this.#offSource();
+    this.lease.release();
     for (const session of [...this.#sessions]) session.close(reason);
     for (const group of this.#groups.values()) {
       for (const f of group) if (f.owned) f.router.close();

@@ -38,7 +38,7 @@ export class WhepSession extends RtcSession {
     id: string;
     streamId: string;
     router: ms.Router;
-    /** Source producer id -> the producer to consume in `router`. */
+    /** Track id -> the producer to consume in `router`. */
     producerIds: ReadonlyMap<string, string>;
     plan: ViewPlan;
     media: MediaConfig;
@@ -59,7 +59,7 @@ export class WhepSession extends RtcSession {
         try {
           consumers.push(
             await peer.transport.consume({
-              producerId: options.producerIds.get(served.producer.id) ?? served.producer.id,
+              producerId: options.producerIds.get(served.track.id) ?? served.track.id,
               rtpCapabilities: viewerCapabilities(served, router),
               // mediasoup writes this in the MID header extension: it must be the viewer's mid.
               mid: served.section.mid,

@@ -1,7 +1,7 @@
 /**
- * Decides how a WHEP offer is served from a live stream's producers: for each offered
- * section, the producer of its kind and the viewer's payload type for the producer's codec.
- * Malformed SDP -> 400; a viewer that can't receive what is being published -> 422.
+ * Decides how a WHEP offer is served from a live stream's tracks: for each offered section,
+ * the track of its kind and the viewer's payload type for the track's codec. Malformed SDP ->
+ * 400; a viewer that can't receive what is being published -> 422.
  */
 import type { types as ms } from 'mediasoup';
 import {
@@ -12,12 +12,13 @@ import {
   type MediaSectionOffer,
   type OfferedCodec,
   type ParsedOffer,
+  type StreamTrack,
 } from '@wisp/core';
 
 export interface ServedSection {
   section: MediaSectionOffer;
-  producer: ms.Producer;
-  /** The producer's media codec (its first, non-RTX codec). */
+  track: StreamTrack;
+  /** The track's media codec (its first, non-RTX codec). */
   producerCodec: ms.RtpCodecParameters;
   /** The viewer's codec (and payload type) matching it. */
   viewerCodec: OfferedCodec;
@@ -30,8 +31,9 @@ export interface ViewPlan {
   mappingKey: string;
 }
 
-export function planView(sdp: string, producers: readonly ms.Producer[]): ViewPlan {
-  const offer = parseOffer(sdp);
+/** `offer` is the SDP text, or the offer already parsed (parseOffer) to reject bad SDP early. */
+export function planView(sdp: string | ParsedOffer, tracks: readonly StreamTrack[]): ViewPlan {
+  const offer = typeof sdp === 'string' ? parseOffer(sdp) : sdp;
   const served: ServedSection[] = [];
   const servedKinds = new Set<MediaKind>();
   for (const section of offer.sections) {
@@ -41,9 +43,9 @@ export function planView(sdp: string, producers: readonly ms.Producer[]): ViewPl
         `mid ${section.mid} is ${section.direction}: a WHEP offer must receive (recvonly)`,
       );
     }
-    const producer = producers.find((p) => p.kind === section.kind);
-    if (!producer || servedKinds.has(section.kind)) continue;
-    const producerCodec = producer.rtpParameters.codecs.find((c) => !/\/rtx$/i.test(c.mimeType))!;
+    const track = tracks.find((t) => t.kind === section.kind);
+    if (!track || servedKinds.has(section.kind)) continue;
+    const producerCodec = track.codec;
     const viewerCodec = section.codecs.find((c) => sameFormat(section.kind, c, producerCodec));
     if (!viewerCodec) {
       const offered = section.codecs.map((c) => c.mimeType).join(', ');
@@ -53,12 +55,12 @@ export function planView(sdp: string, producers: readonly ms.Producer[]): ViewPl
       );
     }
     servedKinds.add(section.kind);
-    served.push({ section, producer, producerCodec, viewerCodec });
+    served.push({ section, track, producerCodec, viewerCodec });
   }
   if (served.length === 0) {
     throw new UnprocessableError(
       `nothing to play: the offer asks for ${offer.sections.map((s) => s.kind).join(', ') || 'no media'}, ` +
-        `the stream has ${producers.map((p) => p.kind).join(', ')}`,
+        `the stream has ${tracks.map((t) => t.kind).join(', ')}`,
     );
   }
   const pts = served.map((s) => s.viewerCodec.payloadType);

@@ -1,6 +1,6 @@
 /**
  * The ingest role: accepts WHIP publishers, keeps one IngestStream per live stream, and
- * offers live streams to edges and the recorder (LiveStreamSource). Publisher takeover: a new
+ * offers live streams to edges and the recorder (StreamSource). Publisher takeover: a new
  * publish with a stream's key replaces the current publisher at once (OBS reconnects by
  * POSTing a new session while the old one may still look alive, field-notes §1).
  */
@@ -14,8 +14,10 @@ import {
   generateSessionId,
   type CloseReason,
   type LiveStatusProvider,
+  leaseLiveStream,
   type LiveStream,
-  type LiveStreamSource,
+  type StreamLease,
+  type StreamSource,
   type MediaConfig,
   type SessionConfig,
   type StreamKeyResolver,
@@ -40,10 +42,7 @@ export interface IngestOptions {
   session: SessionConfig;
 }
 
-export class Ingest
-  extends TypedEmitter<IngestEvents>
-  implements LiveStreamSource, LiveStatusProvider
-{
+export class Ingest extends TypedEmitter<IngestEvents> implements StreamSource, LiveStatusProvider {
   readonly #options: IngestOptions;
   readonly #streams = new Map<string, IngestStream>();
   readonly #sessions = new Map<string, IngestStream>();
@@ -133,6 +132,13 @@ export class Ingest
     this.#streams.get(streamId)?.close(reason);
   }
 
+  /** A lease on the live stream in this process (StreamSource); undefined when not live. */
+  acquire(streamId: string): Promise<StreamLease | undefined> {
+    const stream = this.#streams.get(streamId);
+    return Promise.resolve(stream && !stream.closed ? leaseLiveStream(stream) : undefined);
+  }
+
+  /** The live stream's router and producers in this process, if live. */
   getLiveStream(streamId: string): LiveStream | undefined {
     return this.#streams.get(streamId);
   }

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { planView } from '../../../edge/src/planView.ts';
 import { planPublish } from '../../../ingest/src/planPublish.ts';
 import { UnprocessableError, ValidationError } from '../../src/errors.ts';
+import type { StreamTrack } from '../../src/media/LiveStream.ts';
 import { expectAppError } from './expectAppError.ts';
 import { edit, editAll, localFixture, sdpFixture } from './sdpFixtures.ts';
 
@@ -178,9 +179,13 @@ describe('planView (WHEP offers)', () => {
     rtcpFeedback: [],
   });
 
-  /** planView reads only id, kind and rtpParameters of a Producer. */
-  function producer(kind: 'audio' | 'video', codecs: Codec[]): ms.Producer {
-    return { id: `${kind}-producer`, kind, rtpParameters: { codecs } } as unknown as ms.Producer;
+  /** A track as a lease describes it: the codec is the first one that is not RTX. */
+  function producer(kind: 'audio' | 'video', codecs: Codec[]): StreamTrack {
+    return {
+      id: `${kind}-producer`,
+      kind,
+      codec: codecs.find((c) => !/\/rtx$/i.test(c.mimeType))!,
+    };
   }
 
   const audio = producer('audio', [OPUS]);
@@ -203,7 +208,7 @@ describe('planView (WHEP offers)', () => {
     expect(
       plan.served.map((s) => [
         s.section.mid,
-        s.producer.id,
+        s.track.id,
         s.producerCodec.mimeType,
         s.viewerCodec.payloadType,
       ]),

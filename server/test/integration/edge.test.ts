@@ -82,9 +82,9 @@ describe('edge join/leave races', () => {
     const { platform, config } = { platform: t.platform, config: t.platform.config };
     const stream = await t.createStream();
     await publishFixture(t.baseUrl, stream.streamKey, 'f2-browser');
-    const live = platform.ingest.getLiveStream(stream.id)!;
-    const edge = new EdgeStream({ source: live, pool: platform.pool, viewersPerRouter: 250 });
-    const plan = planView(sdpFixture('w1-whep-browser'), live.producers);
+    const lease = (await platform.ingest.acquire(stream.id))!;
+    const edge = new EdgeStream({ lease, pool: platform.pool, viewersPerRouter: 250 });
+    const plan = planView(sdpFixture('w1-whep-browser'), edge.tracks);
     const create = (reservation: { router: ms.Router; producerIds: ReadonlyMap<string, string> }) =>
       WhepSession.create({
         id: crypto.randomUUID(),
