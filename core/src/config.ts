@@ -3,7 +3,7 @@
  * next to it; docs/configuration.md lists the same table for operators.
  */
 import { randomBytes } from 'node:crypto';
-import { cpus, networkInterfaces } from 'node:os';
+import { cpus, hostname, networkInterfaces } from 'node:os';
 import path from 'node:path';
 
 export interface IceServerConfig {
@@ -67,20 +67,6 @@ export interface MediaConfig {
   /** `RTC_ENABLE_UDP` (default true) / `RTC_ENABLE_TCP` (default true): ICE transports offered. */
   enableUdp: boolean;
   enableTcp: boolean;
-  /**
-   * `VIEWERS_PER_ROUTER`: viewers of one stream served by one fan-out router before the edge
-   * opens another (on the least-loaded worker), spreading a large audience over all cores.
-   * Default 250.
-   */
-  viewersPerRouter: number;
-  /**
-   * `EDGE_SERVE_FROM_SOURCE`: serve viewers whose payload types match the stream's straight
-   * from the router that holds the stream in this process (the ingest router in one process,
-   * the network pipe's router on an edge), without the in-process hop to a fan-out router.
-   * Saves a hop and its CPU; puts those viewers on that router's worker. Default false
-   * (spread viewers over workers).
-   */
-  serveFromSource: boolean;
   /** `MEDIASOUP_LOG_LEVEL`: worker log level. Default `warn`. */
   workerLogLevel: 'debug' | 'warn' | 'error' | 'none';
   /** `MEDIASOUP_WORKER_BIN`: path to a worker binary built elsewhere (read by mediasoup). */
@@ -112,14 +98,95 @@ export interface SessionConfig {
    * after the edge opened its pipe) could wait a second for its first frame. Default 350.
    */
   keyframeRequestDelayMs: number;
-  /** `WHEP_NOT_LIVE_RETRY_AFTER`: Retry-After seconds on WHEP 409 (stream not live). Default 5. */
-  notLiveRetryAfterSeconds: number;
   /**
    * `SESSION_DELETE_GRACE_MS`: a DELETE of a WHIP/WHEP session that already ended (its
    * connection closed first, as some clients do before they send DELETE) answers 200 for
    * this long after the end, then 404. Default 60000; 0 turns it off.
    */
   deleteGraceMs: number;
+}
+
+/** The edge role: how viewers are spread and how streams are pulled. */
+export interface EdgeConfig {
+  /**
+   * `VIEWERS_PER_ROUTER`: viewers of one stream served by one fan-out router before the edge
+   * opens another (on the least-loaded worker), spreading a large audience over all cores.
+   * Default 250.
+   */
+  viewersPerRouter: number;
+  /**
+   * `EDGE_SERVE_FROM_SOURCE`: serve viewers whose payload types match the stream's straight
+   * from the router that holds the stream in this process (the ingest router in one process,
+   * the network pipe's router on an edge), without the in-process hop to a fan-out router.
+   * Saves a hop and its CPU; puts those viewers on that router's worker. Default false
+   * (spread viewers over workers).
+   */
+  serveFromSource: boolean;
+  /** `WHEP_NOT_LIVE_RETRY_AFTER`: Retry-After seconds on WHEP 409 (stream not live). Default 5. */
+  notLiveRetryAfterSeconds: number;
+  /**
+   * `EDGE_LINGER_MS`: how long an edge keeps a stream it pulled from another node after its
+   * last viewer left, so a viewer coming back (a reload, a reconnect) starts at once.
+   * Default 30000.
+   */
+  lingerMs: number;
+}
+
+/** Node roles: which parts of the platform this process runs (`ROLES`). */
+export type Role = 'control' | 'ingest' | 'edge' | 'egress';
+export const ALL_ROLES: readonly Role[] = ['control', 'ingest', 'edge', 'egress'];
+
+/** How this node takes part in a cluster (a single process is a cluster of one). */
+export interface ClusterConfig {
+  /**
+   * `ROLES`: comma-separated, any of `control` (stream-key API), `ingest` (WHIP publishers),
+   * `edge` (WHEP viewers, pulls streams), `egress` (the front door: redirects WHIP to an
+   * ingest and WHEP to an edge). Default: all of them, one process (`npm start`).
+   */
+  roles: Role[];
+  /** True unless this process runs every role: then Redis and a cluster secret are required. */
+  split: boolean;
+  /** `NODE_ID`: this node's id in the registry. Default `<hostname>-<port>`. */
+  nodeId: string;
+  /**
+   * `NODE_URL`: this node's public base URL: the origin of the session `Location`s it hands
+   * out and of redirects to it. Default `PUBLIC_URL`.
+   */
+  nodeUrl: string;
+  /** `INTERNAL_URL`: where other nodes reach this node's internal API. Default `NODE_URL`. */
+  internalUrl: string;
+  /** `REGION`: a label for allocation (the next issue). Default `default`. */
+  region: string;
+  /**
+   * `CLUSTER_SECRET`: authenticates node-to-node calls and signs redirect tickets; the same
+   * on every node, at least 16 characters. Required when roles are split; generated for a
+   * single process.
+   */
+  secret: string;
+  /** `NODE_HEARTBEAT_MS`: how often the node refreshes its registry entry. Default 2000. */
+  heartbeatMs: number;
+  /**
+   * `PIPE_LISTEN_IP`: the address pipes to other nodes listen on (and announce, unless
+   * `PIPE_ANNOUNCED_IP`). Default: the host of `INTERNAL_URL` when it is an IP address, else
+   * the machine's first non-loopback interface address. Pipes need a flat network between
+   * nodes: a pipe ignores RTP from any address but the one it connected to.
+   */
+  pipeListenIp: string;
+  pipeAnnouncedIp: string | undefined;
+  /**
+   * `PIPE_SRTP`: encrypt RTP on pipes: `auto` (default: unless the pipe is on loopback),
+   * `on`, `off`.
+   */
+  pipeSrtp: 'auto' | 'on' | 'off';
+  /**
+   * `PIPE_FANOUT`: how many downstream nodes one node feeds with a stream; further edges pull
+   * from an edge that already carries it (the relay tier). Default 8.
+   */
+  pipeFanout: number;
+  /** `CASCADE_MAX_DEPTH`: longest chain of pipes from the ingest to an edge. Default 3. */
+  maxDepth: number;
+  /** `TICKET_TTL_MS`: how long a redirect ticket is valid. Default 30000. */
+  ticketTtlMs: number;
 }
 
 export interface StoreConfig {
@@ -134,6 +201,8 @@ export interface Config {
   http: HttpConfig;
   media: MediaConfig;
   session: SessionConfig;
+  edge: EdgeConfig;
+  cluster: ClusterConfig;
   store: StoreConfig;
   /** `DATA_DIR`: where the embedded store (and later, recordings) live. Default `./data`. */
   dataDir: string;
@@ -255,6 +324,98 @@ function listenAddresses(env: Env): ListenAddress[] {
   return addresses.length > 0 ? addresses.map((ip) => ({ ip })) : [{ ip: '127.0.0.1' }];
 }
 
+function absoluteUrl(name: string, value: string): string {
+  const url = value.replace(/\/+$/, '');
+  try {
+    new URL(url);
+  } catch {
+    throw new ConfigError(`${name} must be an absolute URL, got "${value}"`);
+  }
+  return url;
+}
+
+function parseRoles(env: Env): Role[] {
+  const raw = env.ROLES?.trim();
+  if (!raw || raw === 'all') return [...ALL_ROLES];
+  const roles: Role[] = [];
+  for (const entry of raw.split(',').map((r) => r.trim().toLowerCase())) {
+    if (!entry) continue;
+    if (entry === 'recorder') {
+      throw new ConfigError('ROLES: the recorder role is not available in this version');
+    }
+    if (!(ALL_ROLES as readonly string[]).includes(entry)) {
+      throw new ConfigError(
+        `ROLES entry "${entry}" is not one of ${ALL_ROLES.join(', ')} (or "all")`,
+      );
+    }
+    if (!roles.includes(entry as Role)) roles.push(entry as Role);
+  }
+  if (roles.length === 0) throw new ConfigError('ROLES must name at least one role');
+  return ALL_ROLES.filter((r) => roles.includes(r));
+}
+
+function clusterConfig(
+  env: Env,
+  port: number,
+  publicUrl: string,
+  redisUrl: string | undefined,
+): ClusterConfig {
+  const roles = parseRoles(env);
+  const split = roles.length !== ALL_ROLES.length;
+  if (split && !redisUrl) {
+    throw new ConfigError(
+      `REDIS_URL is required when roles are split (ROLES=${roles.join(',')}): nodes coordinate through Redis`,
+    );
+  }
+  const secret = env.CLUSTER_SECRET || undefined;
+  if (secret !== undefined && secret.length < 16) {
+    throw new ConfigError('CLUSTER_SECRET must be at least 16 characters');
+  }
+  if (split && !secret) {
+    throw new ConfigError(
+      'CLUSTER_SECRET is required when roles are split: the same value on every node',
+    );
+  }
+  const nodeUrl = absoluteUrl('NODE_URL', env.NODE_URL || publicUrl);
+  const internalUrl = absoluteUrl('INTERNAL_URL', env.INTERNAL_URL || nodeUrl);
+  const nodeId = env.NODE_ID || `${hostname()}-${port}`;
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(nodeId)) {
+    throw new ConfigError(`NODE_ID must be 1-64 letters, digits, ".", "_" or "-", got "${nodeId}"`);
+  }
+  const pipeListenIp = env.PIPE_LISTEN_IP?.trim() || defaultPipeIp(internalUrl);
+  if (!isIpAddress(pipeListenIp)) {
+    throw new ConfigError(`PIPE_LISTEN_IP must be an IP address, got "${pipeListenIp}"`);
+  }
+  const pipeSrtp = (env.PIPE_SRTP || 'auto') as ClusterConfig['pipeSrtp'];
+  if (!['auto', 'on', 'off'].includes(pipeSrtp)) {
+    throw new ConfigError(`PIPE_SRTP must be auto, on or off, got "${env.PIPE_SRTP}"`);
+  }
+  return {
+    roles,
+    split,
+    nodeId,
+    nodeUrl,
+    internalUrl,
+    region: env.REGION || 'default',
+    secret: secret ?? randomBytes(24).toString('base64url'),
+    heartbeatMs: int(env, 'NODE_HEARTBEAT_MS', 2000, 100, 60_000),
+    pipeListenIp,
+    pipeAnnouncedIp: env.PIPE_ANNOUNCED_IP?.trim() || undefined,
+    pipeSrtp,
+    pipeFanout: int(env, 'PIPE_FANOUT', 8, 1, 1000),
+    maxDepth: int(env, 'CASCADE_MAX_DEPTH', 3, 1, 10),
+    ticketTtlMs: int(env, 'TICKET_TTL_MS', 30_000, 1000, 600_000),
+  };
+}
+
+/** The host of the internal URL when it is an IP, else the first non-loopback address. */
+function defaultPipeIp(internalUrl: string): string {
+  const host = new URL(internalUrl).hostname.replace(/^\[|\]$/g, '');
+  if (isIpAddress(host)) return host;
+  if (host === 'localhost') return '127.0.0.1';
+  return interfaceAddresses()[0] ?? '127.0.0.1';
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const port = int(env, 'PORT', 8080, 0, 65535);
   const publicUrl = (env.PUBLIC_URL || `http://localhost:${port}`).replace(/\/+$/, '');
@@ -301,8 +462,6 @@ export function loadConfig(env: Env = process.env): Config {
       listen: listenAddresses(env),
       enableUdp: bool(env, 'RTC_ENABLE_UDP', true),
       enableTcp: bool(env, 'RTC_ENABLE_TCP', true),
-      viewersPerRouter: int(env, 'VIEWERS_PER_ROUTER', 250, 1),
-      serveFromSource: bool(env, 'EDGE_SERVE_FROM_SOURCE', false),
       workerLogLevel,
       workerBin: env.MEDIASOUP_WORKER_BIN || undefined,
     },
@@ -311,9 +470,15 @@ export function loadConfig(env: Env = process.env): Config {
       disconnectTimeoutMs: int(env, 'SESSION_DISCONNECT_TIMEOUT_MS', 5_000, 0),
       inactivityTimeoutMs: int(env, 'SESSION_INACTIVITY_TIMEOUT_MS', 15_000, 500),
       keyframeRequestDelayMs: int(env, 'KEYFRAME_REQUEST_DELAY_MS', 350, 0, 10_000),
-      notLiveRetryAfterSeconds: int(env, 'WHEP_NOT_LIVE_RETRY_AFTER', 5, 1),
       deleteGraceMs: int(env, 'SESSION_DELETE_GRACE_MS', 60_000, 0, 3_600_000),
     },
+    edge: {
+      viewersPerRouter: int(env, 'VIEWERS_PER_ROUTER', 250, 1),
+      serveFromSource: bool(env, 'EDGE_SERVE_FROM_SOURCE', false),
+      notLiveRetryAfterSeconds: int(env, 'WHEP_NOT_LIVE_RETRY_AFTER', 5, 1),
+      lingerMs: int(env, 'EDGE_LINGER_MS', 30_000, 0, 3_600_000),
+    },
+    cluster: clusterConfig(env, port, publicUrl, redisUrl),
     store: {
       kind: redisUrl ? 'redis' : 'embedded',
       redisUrl,
@@ -336,6 +501,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
   return {
     ...config,
     adminToken: '***',
+    cluster: { ...config.cluster, secret: '***' },
     store: { ...config.store, redisUrl: config.store.redisUrl?.replace(/\/\/[^@]*@/, '//***@') },
     iceServers: config.iceServers.map((s) => ({
       url: s.url,

@@ -2,7 +2,7 @@
  * HTTP helpers shared by every component's routes: the one error-mapping point, body reading
  * with limits and content-type checks. Routes throw AppErrors; `onError` maps them.
  */
-import type { Context } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import {
   AppError,
   PayloadTooLargeError,
@@ -101,4 +101,21 @@ export async function readJsonBody(c: Context, limit: number): Promise<unknown> 
   } catch {
     throw new ValidationError('request body is not valid JSON');
   }
+}
+
+/**
+ * CORS for every WHIP/WHEP/API response (every node sends the same): browsers need Location, ETag and Link exposed (C5);
+ * preflights list Authorization, Content-Type and If-Match explicitly, since `*` does not
+ * cover Authorization (C3), and are answered without authentication (C4).
+ */
+export function cors(origin: string): MiddlewareHandler {
+  return async function corsMiddleware(c, next) {
+    await next();
+    c.res.headers.set('Access-Control-Allow-Origin', origin);
+    c.res.headers.set(
+      'Access-Control-Expose-Headers',
+      'Location, ETag, Link, Accept-Patch, Accept-Post, Retry-After, WWW-Authenticate',
+    );
+    if (origin !== '*') c.res.headers.append('Vary', 'Origin');
+  };
 }

@@ -1,3 +1,8 @@
+/**
+ * `@wisp/core`: the kernel every process loads: config, logger, errors, typed events,
+ * contracts, keys, the state store and the cluster registries. It never loads mediasoup; the
+ * media side is `@wisp/core/rtc`.
+ */
 export * from './config.ts';
 export * from './contracts.ts';
 export * from './errors.ts';
@@ -7,7 +12,4 @@ export * from './logger.ts';
 export * from './store/StateStore.ts';
 export * from './http.ts';
 export * from './store/index.ts';
-export * from './media/index.ts';
-export * from './sdp/index.ts';
-export * from './whipwhep.ts';
 export * from './mutex.ts';

@@ -3,7 +3,7 @@
  * clients, OPTIONS, ICE-server Link headers, and the session PATCH (trickle / ICE restart).
  * Conformance item numbers refer to shared/docs/whip-whep-conformance.md.
  */
-import type { Context, MiddlewareHandler } from 'hono';
+import type { Context } from 'hono';
 import type { IceServerConfig } from './config.ts';
 import { readTextBody, requireContentType } from './http.ts';
 import type { PeerTransport } from './media/PeerTransport.ts';
@@ -14,23 +14,6 @@ export const SDP_TYPE = 'application/sdp';
 export const SDPFRAG_TYPE = 'application/trickle-ice-sdpfrag';
 const ENDPOINT_METHODS = 'OPTIONS, GET, HEAD, POST';
 const SESSION_METHODS = 'OPTIONS, GET, HEAD, PATCH, DELETE';
-
-/**
- * CORS for every WHIP/WHEP/API response: browsers need Location, ETag and Link exposed (C5);
- * preflights list Authorization, Content-Type and If-Match explicitly, since `*` does not
- * cover Authorization (C3), and are answered without authentication (C4).
- */
-export function cors(origin: string): MiddlewareHandler {
-  return async function corsMiddleware(c, next) {
-    await next();
-    c.res.headers.set('Access-Control-Allow-Origin', origin);
-    c.res.headers.set(
-      'Access-Control-Expose-Headers',
-      'Location, ETag, Link, Accept-Patch, Accept-Post, Retry-After, WWW-Authenticate',
-    );
-    if (origin !== '*') c.res.headers.append('Vary', 'Origin');
-  };
-}
 
 function quoted(value: string): string {
   return `"${value.replace(/[\\"]/g, (ch) => `\\${ch}`)}"`;

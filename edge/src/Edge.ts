@@ -5,18 +5,16 @@
  */
 import {
   ConflictError,
-  EndedSessions,
   KeyedMutex,
   NotFoundError,
   createLogger,
   generateSessionId,
-  parseOffer,
+  type EdgeConfig,
   type MediaConfig,
   type SessionConfig,
   type StreamDirectory,
-  type StreamSource,
-  type WorkerPool,
 } from '@wisp/core';
+import { EndedSessions, parseOffer, type StreamSource, type WorkerPool } from '@wisp/core/rtc';
 import { EdgeStream } from './EdgeStream.ts';
 import { WhepSession } from './WhepSession.ts';
 import { planView } from './planView.ts';
@@ -27,6 +25,7 @@ export interface EdgeOptions {
   directory: StreamDirectory;
   media: MediaConfig;
   session: SessionConfig;
+  edge: EdgeConfig;
 }
 
 export class Edge {
@@ -110,8 +109,8 @@ export class Edge {
     const stream = new EdgeStream({
       lease,
       pool: this.#options.pool,
-      viewersPerRouter: this.#options.media.viewersPerRouter,
-      serveFromSource: this.#options.media.serveFromSource,
+      viewersPerRouter: this.#options.edge.viewersPerRouter,
+      serveFromSource: this.#options.edge.serveFromSource,
     });
     this.#streams.set(streamId, stream);
     stream.once('closed', () => {
@@ -121,7 +120,7 @@ export class Edge {
   }
 
   #notLive(): ConflictError {
-    const retryAfter = this.#options.session.notLiveRetryAfterSeconds;
+    const retryAfter = this.#options.edge.notLiveRetryAfterSeconds;
     return new ConflictError('the stream is not live', {
       headers: { 'Retry-After': String(retryAfter) },
       details: { live: false, retryAfter },

@@ -12,17 +12,14 @@
  * viewer leaves (releasing the lease).
  */
 import type { types as ms } from 'mediasoup';
+import { InvalidStateError, TypedEmitter, clientParameterError, createLogger } from '@wisp/core';
 import {
-  InvalidStateError,
-  TypedEmitter,
-  clientParameterError,
-  createLogger,
   routerCodec,
   type CloseReason,
   type StreamLease,
   type StreamTrack,
   type WorkerPool,
-} from '@wisp/core';
+} from '@wisp/core/rtc';
 import type { ViewPlan } from './planView.ts';
 import type { WhepSession } from './WhepSession.ts';
 

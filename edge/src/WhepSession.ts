@@ -7,20 +7,22 @@
  */
 import type { types as ms } from 'mediasoup';
 import {
+  clientParameterError,
+  createLogger,
+  type MediaConfig,
+  type SessionConfig,
+} from '@wisp/core';
+import {
   PeerTransport,
   RtcSession,
   buildAnswer,
-  clientParameterError,
   rejectedSection,
-  createLogger,
   normalizedMimeType,
   supportedFeedback,
   type AnswerSection,
   type RtcSessionOptions,
-  type MediaConfig,
   type MediaSectionOffer,
-  type SessionConfig,
-} from '@wisp/core';
+} from '@wisp/core/rtc';
 import type { ServedSection, ViewPlan } from './planView.ts';
 
 export class WhepSession extends RtcSession {

@@ -4,8 +4,8 @@
  * 400; a viewer that can't receive what is being published -> 422.
  */
 import type { types as ms } from 'mediasoup';
+import { UnprocessableError } from '@wisp/core';
 import {
-  UnprocessableError,
   parseOffer,
   sameFormat,
   type MediaKind,
@@ -13,7 +13,7 @@ import {
   type OfferedCodec,
   type ParsedOffer,
   type StreamTrack,
-} from '@wisp/core';
+} from '@wisp/core/rtc';
 
 export interface ServedSection {
   section: MediaSectionOffer;

@@ -5,25 +5,27 @@
  * POSTing a new session while the old one may still look alive, field-notes §1).
  */
 import {
-  EndedSessions,
   KeyedMutex,
   NotFoundError,
   TypedEmitter,
   UnauthorizedError,
   moduleLogger,
   generateSessionId,
-  type CloseReason,
   type LiveStatusProvider,
-  leaseLiveStream,
-  type LiveStream,
-  type StreamLease,
-  type StreamSource,
   type MediaConfig,
   type SessionConfig,
   type StreamKeyResolver,
   type StreamMediaView,
-  type WorkerPool,
 } from '@wisp/core';
+import {
+  EndedSessions,
+  type CloseReason,
+  leaseLiveStream,
+  type LiveStream,
+  type StreamLease,
+  type StreamSource,
+  type WorkerPool,
+} from '@wisp/core/rtc';
 import { IngestStream } from './IngestStream.ts';
 import type { WhipSession } from './WhipSession.ts';
 import { planPublish } from './planPublish.ts';

@@ -9,14 +9,11 @@ import {
   TypedEmitter,
   clientParameterError,
   createLogger,
-  routerCodec,
-  type CloseReason,
-  type LiveStream,
   type MediaConfig,
   type SessionConfig,
   type StreamMediaView,
-  type WorkerPool,
 } from '@wisp/core';
+import { routerCodec, type CloseReason, type LiveStream, type WorkerPool } from '@wisp/core/rtc';
 import { TrackMonitor } from './TrackMonitor.ts';
 import { WhipSession, type PublishPlan } from './WhipSession.ts';
 

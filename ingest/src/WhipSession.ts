@@ -5,23 +5,25 @@
  */
 import type { types as ms } from 'mediasoup';
 import {
+  clientParameterError,
+  createLogger,
+  type MediaConfig,
+  type SessionConfig,
+} from '@wisp/core';
+import {
   PeerTransport,
   RtcSession,
   acceptedExtensions,
   buildAnswer,
-  clientParameterError,
   rejectedSection,
-  createLogger,
   producerRtpParameters,
   supportedFeedback,
   type AnswerSection,
   type RtcSessionOptions,
-  type MediaConfig,
   type MediaSectionOffer,
   type OfferedCodec,
   type ParsedOffer,
-  type SessionConfig,
-} from '@wisp/core';
+} from '@wisp/core/rtc';
 
 export interface PublishPlan {
   offer: ParsedOffer;

@@ -3,13 +3,8 @@
  * malformed SDP -> 400, offers we cannot take whole -> 422 (RFC 9725 §4.4.2-4.4.3: no
  * partially successful answers).
  */
-import {
-  UnprocessableError,
-  ValidationError,
-  parseOffer,
-  selectPublishCodec,
-  type MediaKind,
-} from '@wisp/core';
+import { UnprocessableError, ValidationError } from '@wisp/core';
+import { parseOffer, selectPublishCodec, type MediaKind } from '@wisp/core/rtc';
 import type { PublishPlan } from './WhipSession.ts';
 
 export function planPublish(sdp: string): PublishPlan {

@@ -4,7 +4,8 @@
  * without PictureID) is accepted with 201, its packets arrive, but no keyframe is ever
  * recognised, and every consumer drops the video while waiting for one.
  */
-import type { MediaKind, TrackMediaState } from '@wisp/core';
+import type { TrackMediaState } from '@wisp/core';
+import type { MediaKind } from '@wisp/core/rtc';
 
 /** How long video may flow without a keyframe before the track is `no-keyframe`. */
 export const DEFAULT_NO_KEYFRAME_AFTER_MS = 5000;

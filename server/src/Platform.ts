@@ -7,7 +7,7 @@
 import { serve, type ServerType } from '@hono/node-server';
 import { Hono } from 'hono';
 import {
-  WorkerPool,
+  ConfigError,
   configureLogging,
   cors,
   createLogger,
@@ -17,6 +17,7 @@ import {
   type Config,
   type StateStore,
 } from '@wisp/core';
+import { WorkerPool } from '@wisp/core/rtc';
 import { StreamService, createControlRoutes } from '@wisp/control';
 import { Ingest, createWhipRoutes } from '@wisp/ingest';
 import { Edge, createWhepRoutes } from '@wisp/edge';
@@ -61,6 +62,7 @@ export class Platform {
       directory: this.streams,
       media: config.media,
       session: config.session,
+      edge: config.edge,
     });
     // A rotated key or a deleted stream ends its live publisher at once.
     this.streams.on('keyRotated', ({ streamId }) => this.ingest.kick(streamId, 'key-revoked'));
@@ -70,6 +72,10 @@ export class Platform {
 
   static async create(config: Config): Promise<Platform> {
     configureLogging(config.logLevel);
+    if (config.cluster.split) {
+      // Until the node-to-node API exists a split role would serve nothing.
+      throw new ConfigError('ROLES: running a subset of the roles is not available yet');
+    }
     log.info({ config: describeConfig(config) }, 'starting');
     const store = await createStateStore(config);
     let pool: WorkerPool;

@@ -27,8 +27,6 @@ describe('loadConfig: defaults', () => {
       listen: interfaceAddresses().map((ip) => ({ ip })),
       enableUdp: true,
       enableTcp: true,
-      viewersPerRouter: 250,
-      serveFromSource: false,
       workerLogLevel: 'warn',
       workerBin: undefined,
     });
@@ -40,8 +38,13 @@ describe('loadConfig: defaults', () => {
       disconnectTimeoutMs: 5_000,
       inactivityTimeoutMs: 15_000,
       keyframeRequestDelayMs: 350,
-      notLiveRetryAfterSeconds: 5,
       deleteGraceMs: 60_000,
+    });
+    expect(config.edge).toEqual({
+      viewersPerRouter: 250,
+      serveFromSource: false,
+      notLiveRetryAfterSeconds: 5,
+      lingerMs: 30_000,
     });
     expect(config.store).toEqual({ kind: 'embedded', redisUrl: undefined, redisPrefix: 'wisp:' });
     expect(config.dataDir).toBe(path.resolve('./data'));
@@ -115,8 +118,6 @@ describe('loadConfig: values', () => {
       ],
       enableUdp: true,
       enableTcp: false,
-      viewersPerRouter: 10,
-      serveFromSource: true,
       workerLogLevel: 'debug',
     });
     expect(config.session).toEqual({
@@ -124,8 +125,13 @@ describe('loadConfig: values', () => {
       disconnectTimeoutMs: 0,
       inactivityTimeoutMs: 600,
       keyframeRequestDelayMs: 500,
-      notLiveRetryAfterSeconds: 2,
       deleteGraceMs: 0,
+    });
+    expect(config.edge).toEqual({
+      viewersPerRouter: 10,
+      serveFromSource: true,
+      notLiveRetryAfterSeconds: 2,
+      lingerMs: 30_000,
     });
     expect(config.store).toEqual({
       kind: 'redis',
@@ -290,5 +296,101 @@ describe('describeConfig: secrets masked for the start-up log', () => {
   it('works without Redis', () => {
     const plain = describeConfig(loadConfig({}));
     expect((plain.store as { redisUrl?: string }).redisUrl).toBeUndefined();
+  });
+});
+
+describe('loadConfig: cluster and roles', () => {
+  const split = {
+    ROLES: 'edge',
+    REDIS_URL: 'redis://127.0.0.1:6379',
+    CLUSTER_SECRET: 'a-cluster-secret-of-some-length',
+  };
+
+  it('runs every role in one process by default, with a generated secret', () => {
+    const { cluster } = loadConfig({ PORT: '9000', PUBLIC_URL: 'http://10.9.8.7:9000' });
+    expect(cluster).toMatchObject({
+      roles: ['control', 'ingest', 'edge', 'egress'],
+      split: false,
+      nodeUrl: 'http://10.9.8.7:9000',
+      internalUrl: 'http://10.9.8.7:9000',
+      region: 'default',
+      heartbeatMs: 2000,
+      pipeListenIp: '10.9.8.7',
+      pipeAnnouncedIp: undefined,
+      pipeSrtp: 'auto',
+      pipeFanout: 8,
+      maxDepth: 3,
+      ticketTtlMs: 30_000,
+    });
+    expect(cluster.nodeId).toMatch(/-9000$/);
+    expect(cluster.secret).toMatch(/^[A-Za-z0-9_-]{32}$/);
+    expect(loadConfig({ ROLES: 'all' }).cluster.split).toBe(false);
+  });
+
+  it('reads the cluster variables of a split node', () => {
+    const { cluster } = loadConfig({
+      ...split,
+      ROLES: ' ingest , EDGE,ingest',
+      NODE_ID: 'edge-1.a',
+      NODE_URL: 'https://edge-1.example.com/',
+      INTERNAL_URL: 'http://edge-1.internal:8080',
+      REGION: 'eu-west',
+      NODE_HEARTBEAT_MS: '500',
+      PIPE_LISTEN_IP: '10.0.0.5',
+      PIPE_ANNOUNCED_IP: '10.0.0.50',
+      PIPE_SRTP: 'on',
+      PIPE_FANOUT: '2',
+      CASCADE_MAX_DEPTH: '2',
+      TICKET_TTL_MS: '5000',
+    });
+    expect(cluster).toEqual({
+      roles: ['ingest', 'edge'],
+      split: true,
+      nodeId: 'edge-1.a',
+      nodeUrl: 'https://edge-1.example.com',
+      internalUrl: 'http://edge-1.internal:8080',
+      region: 'eu-west',
+      secret: split.CLUSTER_SECRET,
+      heartbeatMs: 500,
+      pipeListenIp: '10.0.0.5',
+      pipeAnnouncedIp: '10.0.0.50',
+      pipeSrtp: 'on',
+      pipeFanout: 2,
+      maxDepth: 2,
+      ticketTtlMs: 5000,
+    });
+  });
+
+  it('takes the pipe address from an IP INTERNAL_URL, and loopback for localhost', () => {
+    expect(loadConfig({ ...split, INTERNAL_URL: 'http://10.2.0.3:81' }).cluster.pipeListenIp).toBe(
+      '10.2.0.3',
+    );
+    expect(loadConfig({ ...split, NODE_URL: 'http://localhost:81' }).cluster.pipeListenIp).toBe(
+      '127.0.0.1',
+    );
+  });
+
+  it('refuses split roles without Redis or a shared secret, and bad values', () => {
+    expect(() => loadConfig({ ...split, REDIS_URL: '' })).toThrow(/REDIS_URL is required/);
+    expect(() => loadConfig({ ...split, CLUSTER_SECRET: '' })).toThrow(
+      /CLUSTER_SECRET is required/,
+    );
+    expect(() => loadConfig({ CLUSTER_SECRET: 'short' })).toThrow(/at least 16/);
+    expect(() => loadConfig({ ...split, ROLES: 'edge,viewer' })).toThrow(/"viewer" is not one/);
+    expect(() => loadConfig({ ...split, ROLES: 'recorder' })).toThrow(/recorder role/);
+    expect(() => loadConfig({ ...split, ROLES: ' , ' })).toThrow(/at least one role/);
+    expect(() => loadConfig({ ...split, NODE_ID: 'a b' })).toThrow(/NODE_ID/);
+    expect(() => loadConfig({ ...split, NODE_URL: 'edge-1' })).toThrow(/NODE_URL/);
+    expect(() => loadConfig({ ...split, PIPE_LISTEN_IP: 'edge-1' })).toThrow(/PIPE_LISTEN_IP/);
+    expect(() => loadConfig({ ...split, PIPE_SRTP: 'maybe' })).toThrow(/PIPE_SRTP/);
+    for (const bad of [split, {}]) {
+      expect(() => loadConfig({ ...bad, ROLES: 'recorder' })).toThrow(ConfigError);
+    }
+  });
+
+  it('masks the cluster secret in the start-up log', () => {
+    const described = describeConfig(loadConfig(split));
+    expect((described.cluster as { secret: string }).secret).toBe('***');
+    expect(JSON.stringify(described)).not.toContain(split.CLUSTER_SECRET);
   });
 });

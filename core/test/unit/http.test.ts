@@ -8,14 +8,13 @@ import {
   UnauthorizedError,
   ValidationError,
 } from '../../src/errors.ts';
-import { onError, readJsonBody, readTextBody, requireContentType } from '../../src/http.ts';
+import { cors, onError, readJsonBody, readTextBody, requireContentType } from '../../src/http.ts';
 import { configureLogging } from '../../src/logger.ts';
 import type { PatchResult, PeerTransport } from '../../src/media/PeerTransport.ts';
 import type { TrickleFragment } from '../../src/sdp/fragment.ts';
 import {
   SDPFRAG_TYPE,
   SDP_TYPE,
-  cors,
   handleSessionPatch,
   iceServerLinks,
   methodNotAllowed,

@@ -4,18 +4,15 @@
  * session URL is the capability for PATCH and DELETE.
  */
 import { Hono } from 'hono';
+import { onError, readTextBody, requireContentType, type IceServerConfig } from '@wisp/core';
 import {
   SDP_TYPE,
   addLinks,
   handleSessionPatch,
   iceServerLinks,
   methodNotAllowed,
-  onError,
   optionsResponse,
-  readTextBody,
-  requireContentType,
-  type IceServerConfig,
-} from '@wisp/core';
+} from '@wisp/core/rtc';
 import type { Edge } from '../Edge.ts';
 
 export interface WhepRoutesOptions {

@@ -4,18 +4,20 @@
  */
 import { Hono } from 'hono';
 import {
-  SDP_TYPE,
-  addLinks,
-  handleSessionPatch,
-  iceServerLinks,
-  methodNotAllowed,
   onError,
-  optionsResponse,
   parseBearer,
   readTextBody,
   requireContentType,
   type IceServerConfig,
 } from '@wisp/core';
+import {
+  SDP_TYPE,
+  addLinks,
+  handleSessionPatch,
+  iceServerLinks,
+  methodNotAllowed,
+  optionsResponse,
+} from '@wisp/core/rtc';
 import type { Ingest } from '../Ingest.ts';
 
 export interface WhipRoutesOptions {

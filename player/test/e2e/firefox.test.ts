@@ -12,7 +12,7 @@ import * as mediasoup from 'mediasoup';
 import type { Browser, HTTPResponse, Page } from 'puppeteer-core';
 import * as sdpTransform from 'sdp-transform';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { INITIAL_AVAILABLE_OUTGOING_BITRATE } from '@wisp/core';
+import { INITIAL_AVAILABLE_OUTGOING_BITRATE } from '@wisp/core/rtc';
 import { WrtcPublisher } from '@wisp/loadtest';
 import { startPlatform } from '../../../server/test/support/platform.ts';
 import type { TestPlatform } from '../../../server/test/support/platform.ts';

@@ -15,7 +15,7 @@ import {
   readHeaderExtension,
   waitUntil,
 } from '@wisp/loadtest';
-import { INITIAL_AVAILABLE_OUTGOING_BITRATE } from '@wisp/core';
+import { INITIAL_AVAILABLE_OUTGOING_BITRATE } from '@wisp/core/rtc';
 import { freePort, startPlatform, type TestPlatform } from '../support/platform.ts';
 
 const TCC = 'http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01';
