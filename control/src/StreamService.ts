@@ -141,6 +141,8 @@ export class StreamService
     };
     const media = live ? await this.#live.mediaStatus?.(record.id) : undefined;
     if (media) view.media = media;
+    const placement = live ? await this.#live.placement?.(record.id) : undefined;
+    if (placement) Object.assign(view, placement);
     if (streamKey !== undefined) view.streamKey = streamKey;
     return view;
   }

@@ -130,6 +130,11 @@ export interface EdgeConfig {
    * Default 30000.
    */
   lingerMs: number;
+  /**
+   * `EDGE_RELAY`: this edge feeds other edges and takes no viewers from the front door (the
+   * relay tier: with relays in a cluster, edges pull streams through them). Default false.
+   */
+  relay: boolean;
 }
 
 /** Node roles: which parts of the platform this process runs (`ROLES`). */
@@ -163,7 +168,10 @@ export interface ClusterConfig {
    * single process.
    */
   secret: string;
-  /** `NODE_HEARTBEAT_MS`: how often the node refreshes its registry entry. Default 2000. */
+  /**
+   * `NODE_HEARTBEAT_MS`: how often the node refreshes its registry entry; entries expire
+   * after three beats. Default 1500, so a dead node leaves the registry within 4.5 s.
+   */
   heartbeatMs: number;
   /**
    * `PIPE_LISTEN_IP`: the address pipes to other nodes listen on (and announce, unless
@@ -187,6 +195,11 @@ export interface ClusterConfig {
   maxDepth: number;
   /** `TICKET_TTL_MS`: how long a redirect ticket is valid. Default 30000. */
   ticketTtlMs: number;
+  /**
+   * `DRAIN_TIMEOUT_MS`: on SIGTERM a cluster node drains (takes nothing new) and exits when
+   * its sessions have ended or after this long. Default 60000.
+   */
+  drainTimeoutMs: number;
 }
 
 export interface StoreConfig {
@@ -398,13 +411,14 @@ function clusterConfig(
     internalUrl,
     region: env.REGION || 'default',
     secret: secret ?? randomBytes(24).toString('base64url'),
-    heartbeatMs: int(env, 'NODE_HEARTBEAT_MS', 2000, 100, 60_000),
+    heartbeatMs: int(env, 'NODE_HEARTBEAT_MS', 1500, 100, 60_000),
     pipeListenIp,
     pipeAnnouncedIp: env.PIPE_ANNOUNCED_IP?.trim() || undefined,
     pipeSrtp,
     pipeFanout: int(env, 'PIPE_FANOUT', 8, 1, 1000),
     maxDepth: int(env, 'CASCADE_MAX_DEPTH', 3, 1, 10),
     ticketTtlMs: int(env, 'TICKET_TTL_MS', 30_000, 1000, 600_000),
+    drainTimeoutMs: int(env, 'DRAIN_TIMEOUT_MS', 60_000, 0, 3_600_000),
   };
 }
 
@@ -477,6 +491,7 @@ export function loadConfig(env: Env = process.env): Config {
       serveFromSource: bool(env, 'EDGE_SERVE_FROM_SOURCE', false),
       notLiveRetryAfterSeconds: int(env, 'WHEP_NOT_LIVE_RETRY_AFTER', 5, 1),
       lingerMs: int(env, 'EDGE_LINGER_MS', 30_000, 0, 3_600_000),
+      relay: bool(env, 'EDGE_RELAY', false),
     },
     cluster: clusterConfig(env, port, publicUrl, redisUrl),
     store: {

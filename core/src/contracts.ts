@@ -16,6 +16,13 @@ export interface StreamView {
   updatedAt: string;
   /** What the SFU receives from the publisher; only while `live`. */
   media?: StreamMediaView;
+  /** The node the stream is published to; only while `live`. */
+  ingestNode?: string;
+  /**
+   * The tree the stream takes through the cluster, only while `live`: one entry per node
+   * carrying a copy, with the node it pulls from and its viewers there.
+   */
+  distribution?: StreamDistribution[];
   streamKey?: string;
 }
 
@@ -59,6 +66,32 @@ export interface LiveStatusProvider {
   mediaStatus?(
     streamId: string,
   ): StreamMediaView | undefined | Promise<StreamMediaView | undefined>;
+  /** Where the live stream is: its ingest node and the nodes carrying copies. */
+  placement?(
+    streamId: string,
+  ): Promise<{ ingestNode: string; distribution: StreamDistribution[] } | undefined>;
+}
+
+export interface StreamDistribution {
+  node: string;
+  parent: string;
+  viewers: number;
+}
+
+/** A node as `GET /api/nodes` shows it. */
+export interface NodeView {
+  id: string;
+  roles: string[];
+  /** Public base URL: the origin of the session Locations the node hands out. */
+  url: string;
+  region: string;
+  state: 'serving' | 'draining';
+  relay: boolean;
+  /** Operating-system process id. */
+  pid: number;
+  load: { viewers: number; streams: number; egressKbps: number; cpu: number };
+  /** Milliseconds since the node's last heartbeat. */
+  lastSeenMs: number;
 }
 
 /** What the ingest needs from the control plane: resolve a stream key to a stream id. */

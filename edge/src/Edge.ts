@@ -7,6 +7,7 @@ import {
   ConflictError,
   KeyedMutex,
   NotFoundError,
+  ServiceUnavailableError,
   createLogger,
   generateSessionId,
   type EdgeConfig,
@@ -36,6 +37,7 @@ export class Edge {
   readonly #log = createLogger('Edge');
   readonly #ended: EndedSessions;
   #closed = false;
+  #draining = false;
 
   constructor(options: EdgeOptions) {
     this.#options = options;
@@ -47,6 +49,9 @@ export class Edge {
    * exists but is not live (WHEP §4.3.8; the player waits and retries).
    */
   async view(streamId: string, offerSdp: string): Promise<WhepSession> {
+    if (this.#draining) {
+      throw new ServiceUnavailableError('this edge is draining: join through the front door', 2);
+    }
     // Malformed SDP is refused before anything is acquired.
     const offer = parseOffer(offerSdp);
     return this.#mutex.run(streamId, async () => {
@@ -148,6 +153,24 @@ export class Edge {
   viewerCount(streamId?: string): number {
     if (streamId !== undefined) return this.#streams.get(streamId)?.viewerCount ?? 0;
     return this.#sessions.size;
+  }
+
+  /** What the viewers receive right now, summed over their transports (kbit/s). */
+  async egressKbps(): Promise<number> {
+    const stats = await Promise.all(
+      [...this.#sessions.values()].map((s) =>
+        s.peer.transport.getStats().catch(() => [] as { sendBitrate?: number }[]),
+      ),
+    );
+    const bps = stats
+      .flat()
+      .reduce((sum, s) => sum + (s.sendBitrate ?? 0), 0);
+    return Math.round(bps / 1000);
+  }
+
+  /** Takes no new viewers (503); the ones here stay until they leave. */
+  drain(): void {
+    this.#draining = true;
   }
 
   get streamCount(): number {

@@ -7,6 +7,7 @@
 import {
   KeyedMutex,
   NotFoundError,
+  ServiceUnavailableError,
   TypedEmitter,
   UnauthorizedError,
   moduleLogger,
@@ -51,6 +52,7 @@ export class Ingest extends TypedEmitter<IngestEvents> implements StreamSource, 
   readonly #mutex = new KeyedMutex();
   readonly #ended: EndedSessions;
   #closed = false;
+  #draining = false;
 
   constructor(options: IngestOptions) {
     super();
@@ -66,9 +68,23 @@ export class Ingest extends TypedEmitter<IngestEvents> implements StreamSource, 
     return streamId;
   }
 
-  /** Starts publishing `offerSdp` on the stream the key belongs to. */
-  async publish(key: string | undefined, offerSdp: string): Promise<WhipSession> {
-    const streamId = await this.authenticate(key);
+  /**
+   * Starts publishing `offerSdp` on the stream the key belongs to, or on the stream a
+   * verified redirect ticket names (`{ streamId }`: the front door checked the key).
+   */
+  async publish(
+    credential: string | undefined | { streamId: string },
+    offerSdp: string,
+  ): Promise<WhipSession> {
+    const streamId =
+      typeof credential === 'object' ? credential.streamId : await this.authenticate(credential);
+    if (this.#draining && !this.#streams.has(streamId)) {
+      // A publisher reconnecting to its own stream may still take over here.
+      throw new ServiceUnavailableError(
+        'this ingest is draining: publish through the front door',
+        2,
+      );
+    }
     // Validate completely before touching the current publisher or allocating anything.
     const plan = planPublish(offerSdp);
     return this.#mutex.run(streamId, async () => {
@@ -152,6 +168,11 @@ export class Ingest extends TypedEmitter<IngestEvents> implements StreamSource, 
 
   isLive(streamId: string): boolean {
     return this.#streams.has(streamId);
+  }
+
+  /** Takes no new streams (503); live ones continue until they end. */
+  drain(): void {
+    this.#draining = true;
   }
 
   get liveStreamCount(): number {

@@ -1,124 +1,281 @@
 /**
- * Composes the roles of one process. `npm start` runs every role here on embedded defaults:
- * control (stream keys), ingest (WHIP), edge (WHEP, fed in-process from the ingest) and the
- * player pages. Components never import each other; this file wires them through the
- * contracts in @wisp/core.
+ * Composes the roles this process runs (`ROLES`; default all of them, which is `npm start`):
+ * control (stream-key API), ingest (WHIP), edge (WHEP), egress (the front door: redirects
+ * to the ingest and edge nodes when this process is neither, and the player pages).
+ * Components never import each other; this file wires them through the contracts in
+ * @wisp/core and the cluster services (node and stream registries, control bus), which are
+ * in memory for one process and on Redis for a cluster. Media roles are loaded only when
+ * configured, so a front door never loads mediasoup.
  */
 import { serve, type ServerType } from '@hono/node-server';
 import { Hono } from 'hono';
 import {
-  ConfigError,
+  ClusterAuth,
+  InternalCallError,
+  InternalClient,
   configureLogging,
   cors,
+  createCluster,
   createLogger,
   createStateStore,
   describeConfig,
   onError,
+  type Cluster,
   type Config,
+  type NodeLoad,
   type StateStore,
+  type StreamMediaView,
 } from '@wisp/core';
-import { WorkerPool } from '@wisp/core/rtc';
+import type { PipeServer, StreamLease, StreamSource, WorkerPool } from '@wisp/core/rtc';
 import { StreamService, createControlRoutes } from '@wisp/control';
-import { Ingest, createWhipRoutes } from '@wisp/ingest';
-import { Edge, createWhepRoutes } from '@wisp/edge';
+import type { Ingest } from '@wisp/ingest';
+import type { Edge, RemoteSource } from '@wisp/edge';
 import { createPlayerRoutes } from '@wisp/player';
+import { FrontDoor, createFrontDoorRoutes } from '@wisp/egress';
+import { ClusterNode } from './ClusterNode.ts';
+import { createInternalRoutes } from './internalRoutes.ts';
 
 const log = createLogger('Platform');
+
+/** Tries each source in turn: the local ingest first, then a pull from another node. */
+function firstOf(sources: StreamSource[]): StreamSource {
+  return {
+    async acquire(streamId: string): Promise<StreamLease | undefined> {
+      for (const source of sources) {
+        const lease = await source.acquire(streamId);
+        if (lease) return lease;
+      }
+      return undefined;
+    },
+  };
+}
+
+interface MediaParts {
+  pool: WorkerPool;
+  ingest?: Ingest;
+  edge?: Edge;
+  remote?: RemoteSource;
+  pipes: PipeServer;
+  /** WHIP and WHEP routes of the roles this node runs. */
+  routes: Hono[];
+}
 
 export class Platform {
   readonly config: Config;
   readonly store: StateStore;
-  readonly pool: WorkerPool;
+  readonly cluster: Cluster;
+  readonly auth: ClusterAuth;
+  readonly client: InternalClient;
+  readonly node: ClusterNode;
   readonly streams: StreamService;
-  readonly ingest: Ingest;
-  readonly edge: Edge;
   readonly app: Hono;
+  readonly #media: MediaParts | undefined;
   #server: ServerType | undefined;
   #closed = false;
 
-  private constructor(config: Config, store: StateStore, pool: WorkerPool) {
+  private constructor(parts: {
+    config: Config;
+    store: StateStore;
+    cluster: Cluster;
+    media: MediaParts | undefined;
+    auth: ClusterAuth;
+    client: InternalClient;
+    streams: StreamService;
+  }) {
+    const { config, cluster, media } = parts;
     this.config = config;
-    this.store = store;
-    this.pool = pool;
-    // The service asks the ingest whether a stream is live (and how its media is doing); the
-    // ingest asks the service to resolve stream keys. The closures break the construction cycle.
-    this.streams = new StreamService({
-      store,
-      publicUrl: config.http.publicUrl,
-      live: {
-        isLive: (id) => this.ingest.isLive(id),
-        mediaStatus: (id) => this.ingest.mediaStatus(id),
-      },
+    this.store = parts.store;
+    this.cluster = cluster;
+    this.auth = parts.auth;
+    this.client = parts.client;
+    this.streams = parts.streams;
+    this.#media = media;
+    const { bus } = cluster;
+    const ingest = media?.ingest;
+    this.node = new ClusterNode({
+      cluster,
+      config: config.cluster,
+      relay: config.edge.relay,
+      load: () => this.#load(),
+      copies: () =>
+        media?.remote?.pulled().map((p) => ({
+          streamId: p.streamId,
+          parent: p.parent,
+          hops: p.hops,
+          viewers: media.edge?.viewerCount(p.streamId) ?? 0,
+        })) ?? [],
+      onSuperseded: (streamId) => ingest?.kick(streamId, 'replaced'),
     });
-    this.ingest = new Ingest({
-      pool,
-      keys: this.streams,
-      media: config.media,
-      session: config.session,
-    });
-    this.edge = new Edge({
-      pool,
-      source: this.ingest,
-      directory: this.streams,
-      media: config.media,
-      session: config.session,
-      edge: config.edge,
-    });
-    // A rotated key or a deleted stream ends its live publisher at once.
-    this.streams.on('keyRotated', ({ streamId }) => this.ingest.kick(streamId, 'key-revoked'));
-    this.streams.on('streamDeleted', ({ streamId }) => this.ingest.kick(streamId, 'key-revoked'));
+    if (ingest) {
+      ingest.on('streamLive', ({ streamId }) => this.node.streamLive(streamId));
+      ingest.on('streamOffline', ({ streamId, reason }) =>
+        this.node.streamOffline(streamId, reason),
+      );
+      // A rotated key or a deleted stream ends its live publisher, on whichever node it is.
+      bus.subscribe((event) => {
+        if (event.type === 'keyRotated' || event.type === 'streamDeleted') {
+          ingest.kick(event.streamId, 'key-revoked');
+        }
+      });
+    }
+    media?.remote?.on('pulled', ({ streamId, parent, hops }) =>
+      this.node.copyChanged({ streamId, parent, hops, viewers: 0 }),
+    );
+    media?.remote?.on('dropped', ({ streamId }) =>
+      this.node.copyChanged({ streamId, dropped: true }),
+    );
+    for (const type of ['keyRotated', 'streamDeleted'] as const) {
+      this.streams.on(type, ({ streamId }) => {
+        void bus.publish({ type, streamId }).catch((error: unknown) => {
+          log.error({ err: error, streamId, type }, 'could not announce the change');
+        });
+      });
+    }
     this.app = this.#createApp();
   }
 
   static async create(config: Config): Promise<Platform> {
     configureLogging(config.logLevel);
-    if (config.cluster.split) {
-      // Until the node-to-node API exists a split role would serve nothing.
-      throw new ConfigError('ROLES: running a subset of the roles is not available yet');
-    }
     log.info({ config: describeConfig(config) }, 'starting');
+    const roles = new Set(config.cluster.roles);
     const store = await createStateStore(config);
-    let pool: WorkerPool;
+    const closers: (() => unknown)[] = [() => store.close()];
     try {
-      pool = await WorkerPool.create(config.media);
+      const cluster = await createCluster(
+        config.store.kind === 'redis' && config.store.redisUrl
+          ? { kind: 'redis', url: config.store.redisUrl, prefix: config.store.redisPrefix }
+          : { kind: 'embedded' },
+      );
+      closers.push(() => cluster.close());
+      const auth = new ClusterAuth({
+        secret: config.cluster.secret,
+        ticketTtlMs: config.cluster.ticketTtlMs,
+      });
+      const client = new InternalClient({ auth, self: config.cluster.nodeId });
+      let media: MediaParts | undefined;
+      // Any node can resolve keys and tell streams apart: the records are in the shared store.
+      const streams = new StreamService({
+        store,
+        publicUrl: config.http.publicUrl,
+        live: {
+          isLive: async (id) => {
+            if (media?.ingest?.isLive(id)) return true;
+            const owner = await cluster.streams.owner(id);
+            return owner !== undefined && (await cluster.nodes.get(owner.node)) !== undefined;
+          },
+          mediaStatus: (id) => mediaStatusOf(id, { media, cluster, client, config }),
+          placement: async (id) => {
+            const owner = await cluster.streams.owner(id);
+            if (!owner) return undefined;
+            const copies = await cluster.streams.copies(id);
+            return {
+              ingestNode: owner.node,
+              distribution: copies.map(({ node, parent, viewers }) => ({ node, parent, viewers })),
+            };
+          },
+        },
+      });
+      if (roles.has('ingest') || roles.has('edge')) {
+        media = await createMedia({ config, cluster, client, auth, streams });
+        const parts = media;
+        closers.push(() => parts.pool.close());
+      }
+      const platform = new Platform({ config, store, cluster, media, auth, client, streams });
+      await platform.node.start();
+      return platform;
     } catch (error) {
-      await store.close();
+      for (const close of closers.reverse()) await Promise.resolve(close()).catch(() => undefined);
       throw error;
     }
-    return new Platform(config, store, pool);
+  }
+
+  get pool(): WorkerPool {
+    return this.#require('pool', this.#media?.pool);
+  }
+
+  get ingest(): Ingest {
+    return this.#require('ingest', this.#media?.ingest);
+  }
+
+  get edge(): Edge {
+    return this.#require('edge', this.#media?.edge);
+  }
+
+  get pipes(): PipeServer {
+    return this.#require('pipes', this.#media?.pipes);
+  }
+
+  #require<T>(what: string, value: T | undefined): T {
+    if (value === undefined) throw new Error(`this node has no ${what} (ROLES)`);
+    return value;
+  }
+
+  async #load(): Promise<NodeLoad> {
+    const media = this.#media;
+    return {
+      viewers: media?.edge?.viewerCount() ?? 0,
+      streams: (media?.ingest?.liveStreamCount ?? 0) + (media?.remote?.streamCount ?? 0),
+      egressKbps: (await media?.edge?.egressKbps().catch(() => 0)) ?? 0,
+      cpu: (await media?.pool.cpuRatio().catch(() => 0)) ?? 0,
+    };
   }
 
   #createApp(): Hono {
     const { config } = this;
+    const roles = new Set(config.cluster.roles);
+    const media = this.#media;
     const app = new Hono();
     app.onError(onError);
     app.use('*', cors(config.http.corsOrigin));
     app.get('/healthz', (c) =>
       c.json({
         status: 'ok',
-        liveStreams: this.ingest.liveStreamCount,
-        viewers: this.edge.viewerCount(),
-        workers: this.pool.stats(),
-        media: { ports: this.pool.ports(), ...this.pool.libraries },
+        node: { id: config.cluster.nodeId, roles: config.cluster.roles, state: this.node.state },
+        liveStreams: media?.ingest?.liveStreamCount ?? 0,
+        viewers: media?.edge?.viewerCount() ?? 0,
+        ...(media
+          ? {
+              workers: media.pool.stats(),
+              media: { ports: media.pool.ports(), ...media.pool.libraries },
+            }
+          : {}),
       }),
     );
-    app.route(
-      '/api',
-      createControlRoutes({
-        service: this.streams,
-        adminToken: config.adminToken,
-        maxJsonBytes: config.http.maxJsonBytes,
-      }),
-    );
-    const rtc = {
-      publicUrl: config.http.publicUrl,
-      iceServers: config.iceServers,
-      maxSdpBytes: config.http.maxSdpBytes,
-    };
-    app.route('/', createWhipRoutes({ ingest: this.ingest, ...rtc }));
-    app.route('/', createWhepRoutes({ edge: this.edge, ...rtc }));
-    app.route('/', createPlayerRoutes({ publicUrl: config.http.publicUrl }));
-    app.get('/', (c) => c.redirect('/publish'));
+    if (media) {
+      app.route('/', this.#internalRoutes(media));
+    }
+    if (roles.has('control')) {
+      app.route(
+        '/api',
+        createControlRoutes({
+          service: this.streams,
+          adminToken: config.adminToken,
+          maxJsonBytes: config.http.maxJsonBytes,
+          nodes: async () => {
+            const now = Date.now();
+            return (await this.cluster.nodes.list()).map((n) => ({
+              id: n.id,
+              roles: n.roles,
+              url: n.url,
+              region: n.region,
+              state: n.state,
+              relay: n.relay ?? false,
+              pid: n.pid,
+              load: n.load,
+              lastSeenMs: Math.max(0, now - n.lastSeen),
+            }));
+          },
+        }),
+      );
+    }
+    for (const routes of media?.routes ?? []) app.route('/', routes);
+    if (roles.has('egress') && (!media?.ingest || !media.edge)) {
+      app.route('/', this.#frontDoorRoutes(!media?.ingest, !media?.edge));
+    }
+    if (roles.has('egress') || roles.has('control')) {
+      app.route('/', createPlayerRoutes({ publicUrl: config.http.publicUrl }));
+      app.get('/', (c) => c.redirect('/publish'));
+    }
     app.notFound((c) =>
       c.json(
         { title: 'Not Found', status: 404, detail: `no route for ${c.req.method} ${c.req.path}` },
@@ -129,6 +286,27 @@ export class Platform {
       ),
     );
     return app;
+  }
+
+  #internalRoutes(media: MediaParts): Hono {
+    return createInternalRoutes({
+      auth: this.auth,
+      pipes: media.pipes,
+      mediaStatus: (id) => media.ingest?.mediaStatus(id),
+      maxJsonBytes: this.config.http.maxJsonBytes,
+    });
+  }
+
+  #frontDoorRoutes(whip: boolean, whep: boolean): Hono {
+    const frontDoor = new FrontDoor({
+      nodes: this.cluster.nodes,
+      streams: this.cluster.streams,
+      keys: this.streams,
+      directory: this.streams,
+      auth: this.auth,
+      notLiveRetryAfterSeconds: this.config.edge.notLiveRetryAfterSeconds,
+    });
+    return createFrontDoorRoutes({ frontDoor, iceServers: this.config.iceServers, whip, whep });
   }
 
   /** Starts the HTTP server; resolves once it listens. */
@@ -143,6 +321,32 @@ export class Platform {
     });
   }
 
+  /** Viewers, publishers and pipes this node still serves (drain waits for zero). */
+  get activeSessions(): number {
+    const media = this.#media;
+    return (
+      (media?.edge?.viewerCount() ?? 0) +
+      (media?.ingest?.liveStreamCount ?? 0) +
+      (media?.pipes.pipeCount ?? 0)
+    );
+  }
+
+  /**
+   * SIGTERM in a cluster: take nothing new (the registry says `draining`, so the front door
+   * sends nobody here), then close once every session has ended or after `timeoutMs`.
+   */
+  async drain(timeoutMs: number): Promise<void> {
+    await this.node.drain().catch(() => undefined);
+    this.#media?.edge?.drain();
+    this.#media?.ingest?.drain();
+    const deadline = Date.now() + timeoutMs;
+    while (this.activeSessions > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    log.info({ remaining: this.activeSessions }, 'drained');
+    await this.close();
+  }
+
   /** Stops accepting requests, closes every session, the workers and the store. */
   async close(): Promise<void> {
     if (this.#closed) return;
@@ -154,10 +358,132 @@ export class Platform {
         (server as { closeAllConnections?: () => void }).closeAllConnections?.();
       });
     }
-    this.edge.close();
-    this.ingest.close();
-    this.pool.close();
+    const media = this.#media;
+    media?.remote?.close();
+    media?.pipes.close();
+    media?.edge?.close();
+    media?.ingest?.close();
+    await this.node.stop().catch(() => undefined);
+    media?.pool.close();
+    await this.cluster.close();
     await this.store.close();
     log.info('stopped');
+  }
+}
+
+/** How a live stream's media is doing: from the local ingest, else from its owner node. */
+async function mediaStatusOf(
+  id: string,
+  parts: {
+    media: MediaParts | undefined;
+    cluster: Cluster;
+    client: InternalClient;
+    config: Config;
+  },
+): Promise<StreamMediaView | undefined> {
+  const local = parts.media?.ingest?.mediaStatus(id);
+  if (local) return local;
+  const owner = await parts.cluster.streams.owner(id);
+  if (!owner || owner.node === parts.config.cluster.nodeId) return undefined;
+  const node = await parts.cluster.nodes.get(owner.node);
+  if (!node) return undefined;
+  try {
+    return await parts.client.call<StreamMediaView>(
+      node.internalUrl,
+      'GET',
+      `/internal/streams/${encodeURIComponent(id)}/media`,
+    );
+  } catch (error) {
+    if (error instanceof InternalCallError) return undefined;
+    throw error;
+  }
+}
+
+/** The media roles: loaded (with mediasoup) only when this node runs one of them. */
+async function createMedia(parts: {
+  config: Config;
+  cluster: Cluster;
+  client: InternalClient;
+  auth: ClusterAuth;
+  streams: StreamService;
+}): Promise<MediaParts> {
+  const { config, cluster, client, streams } = parts;
+  const roles = new Set(config.cluster.roles);
+  const { WorkerPool, PipeServer } = await import('@wisp/core/rtc');
+  const pool = await WorkerPool.create(config.media);
+  try {
+    const rtc = {
+      publicUrl: config.cluster.nodeUrl,
+      iceServers: config.iceServers,
+      maxSdpBytes: config.http.maxSdpBytes,
+      tickets: { auth: parts.auth, node: config.cluster.nodeId },
+    };
+    const routes: Hono[] = [];
+    let ingest: Ingest | undefined;
+    if (roles.has('ingest')) {
+      const ingestModule = await import('@wisp/ingest');
+      ingest = new ingestModule.Ingest({
+        pool,
+        keys: streams,
+        media: config.media,
+        session: config.session,
+      });
+      routes.push(ingestModule.createWhipRoutes({ ingest, ...rtc }));
+    }
+    const pipe = {
+      listenIp: config.cluster.pipeListenIp,
+      ...(config.cluster.pipeAnnouncedIp ? { announcedIp: config.cluster.pipeAnnouncedIp } : {}),
+      portRange: { min: config.media.rtcMinPort, max: config.media.rtcMaxPort },
+    };
+    let edge: Edge | undefined;
+    let remote: RemoteSource | undefined;
+    if (roles.has('edge')) {
+      const edgeModule = await import('@wisp/edge');
+      if (config.cluster.split) {
+        remote = new edgeModule.RemoteSource({
+          self: config.cluster.nodeId,
+          pool,
+          client,
+          locator: {
+            locate: async (streamId) => {
+              const [owner, nodes, copies] = await Promise.all([
+                cluster.streams.owner(streamId),
+                cluster.nodes.list(),
+                cluster.streams.copies(streamId),
+              ]);
+              const parent = edgeModule.chooseParent({
+                self: config.cluster.nodeId,
+                owner,
+                nodes,
+                copies,
+                fanout: config.cluster.pipeFanout,
+                maxDepth: config.cluster.maxDepth,
+              });
+              return parent && { node: parent.id, internalUrl: parent.internalUrl };
+            },
+          },
+          pipe: { ...pipe, srtp: config.cluster.pipeSrtp },
+          keyframeRequestDelayMs: config.session.keyframeRequestDelayMs,
+          lingerMs: config.edge.lingerMs,
+        });
+      }
+      edge = new edgeModule.Edge({
+        pool,
+        source: firstOf([ingest, remote].filter((s) => s !== undefined)),
+        directory: streams,
+        media: config.media,
+        session: config.session,
+        edge: config.edge,
+      });
+      routes.push(edgeModule.createWhepRoutes({ edge, ...rtc }));
+    }
+    const pipes = new PipeServer({
+      source: firstOf([ingest, remote].filter((s) => s !== undefined)),
+      ...pipe,
+    });
+    return { pool, ingest, edge, remote, pipes, routes };
+  } catch (error) {
+    pool.close();
+    throw error;
   }
 }

@@ -1,6 +1,7 @@
 /**
- * `npm start`: every role in one process on embedded defaults. Ready when GET /healthz
- * answers 200.
+ * `npm start`: every role in one process on embedded defaults, or the roles `ROLES` names
+ * (a cluster node). Ready when GET /healthz answers 200. SIGINT stops at once; SIGTERM on a
+ * cluster node drains first (no new sessions, exit when empty or after `DRAIN_TIMEOUT_MS`).
  */
 import { ConfigError, createLogger, loadConfig } from '@wisp/core';
 import { Platform } from './Platform.ts';
@@ -10,11 +11,28 @@ const log = createLogger('main');
 async function main(): Promise<void> {
   const config = loadConfig();
   const platform = await Platform.create(config);
-  platform.pool.on('workerDied', () => {
-    log.fatal('a mediasoup worker died; exiting so the supervisor restarts the process');
-    void platform.close().finally(() => process.exit(1));
-  });
+  const hasMedia = config.cluster.roles.includes('ingest') || config.cluster.roles.includes('edge');
+  if (hasMedia) {
+    platform.pool.on('workerDied', () => {
+      log.fatal('a mediasoup worker died; exiting so the supervisor restarts the process');
+      void platform.close().finally(() => process.exit(1));
+    });
+  }
   const { port } = await platform.listen();
+  if (config.cluster.split) {
+    // A cluster node: one line for logs and scripts, no quick-start banner.
+    log.info(
+      {
+        node: config.cluster.nodeId,
+        roles: config.cluster.roles,
+        port,
+        url: config.cluster.nodeUrl,
+      },
+      'node ready',
+    );
+    handleSignals(platform, true, config.cluster.drainTimeoutMs);
+    return;
+  }
   const url = config.http.publicUrl;
   const token = config.adminTokenGenerated ? config.adminToken : '<your ADMIN_TOKEN>';
   const banner = [
@@ -33,14 +51,16 @@ async function main(): Promise<void> {
     '',
   ].join('\n');
   process.stdout.write(`${banner}\n`);
+  handleSignals(platform, false, 0);
+}
 
+function handleSignals(platform: Platform, drainOnTerm: boolean, drainMs: number): void {
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal }, 'shutting down');
-    platform
-      .close()
+    log.info({ signal }, signal === 'SIGTERM' && drainOnTerm ? 'draining' : 'shutting down');
+    (signal === 'SIGTERM' && drainOnTerm ? platform.drain(drainMs) : platform.close())
       .then(() => process.exit(0))
       .catch((error: unknown) => {
         log.error({ err: error }, 'error while shutting down');

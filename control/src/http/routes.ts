@@ -12,6 +12,7 @@ import {
   parseBearer,
   readJsonBody,
   safeEqual,
+  type NodeView,
 } from '@wisp/core';
 import type { StreamService } from '../StreamService.ts';
 import { parseCreateStreamRequest } from '../validation.ts';
@@ -22,6 +23,8 @@ export interface ControlRoutesOptions {
   adminToken: string;
   /** Largest accepted JSON body in bytes (`MAX_JSON_BYTES`). */
   maxJsonBytes: number;
+  /** The cluster's nodes for `GET /api/nodes` (the node registry). */
+  nodes?: () => Promise<NodeView[]>;
 }
 
 /**
@@ -60,6 +63,8 @@ export function createControlRoutes(options: ControlRoutesOptions): Hono {
     c.header('Location', `${service.publicUrl}/api/streams/${encodeURIComponent(view.id)}`);
     return c.json(view, 201);
   });
+
+  app.get('/nodes', ...guard, async (c) => c.json({ nodes: (await options.nodes?.()) ?? [] }));
 
   app.get('/streams', ...guard, async (c) => c.json({ streams: await service.list() }));
 

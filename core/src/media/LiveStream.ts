@@ -40,6 +40,8 @@ export interface StreamLease {
   readonly tracks: readonly StreamTrack[];
   /** The router in this process that holds the tracks. */
   readonly router: ms.Router;
+  /** Network pipes between the publisher's ingest and `router`: 0 at the ingest. */
+  readonly hops: number;
   /** True once the stream went offline (or the lease was released). */
   readonly closed: boolean;
   /**
@@ -61,8 +63,14 @@ export interface StreamSource {
   acquire(streamId: string): Promise<StreamLease | undefined>;
 }
 
-/** A lease on a stream that is live in this process. */
-export function leaseLiveStream(stream: LiveStream): StreamLease {
+/**
+ * A lease on a stream that is live in this process, `hops` pipes away from its ingest.
+ * `onRelease` runs once when the holder releases it (how a pulled stream counts holders).
+ */
+export function leaseLiveStream(
+  stream: LiveStream,
+  options: { hops?: number; onRelease?: () => void } = {},
+): StreamLease {
   let released = false;
   const listeners = new Set<() => void>();
   const off = stream.onClosed(() => {
@@ -78,6 +86,7 @@ export function leaseLiveStream(stream: LiveStream): StreamLease {
     streamId: stream.streamId,
     tracks,
     router: stream.router,
+    hops: options.hops ?? 0,
     get closed() {
       return released || stream.closed;
     },
@@ -110,6 +119,7 @@ export function leaseLiveStream(stream: LiveStream): StreamLease {
       released = true;
       listeners.clear();
       off();
+      options.onRelease?.();
     },
   };
 }

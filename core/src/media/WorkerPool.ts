@@ -309,6 +309,23 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
     );
   }
 
+  /**
+   * The workers' CPU use since the last call, as a share of one core per worker (0..1), from
+   * their rusage: what a node reports as its `cpu` load.
+   */
+  async cpuRatio(): Promise<number> {
+    const now = performance.now();
+    const usage = await this.resourceUsage();
+    const cpuMs = usage.reduce((sum, u) => sum + u.usage.ru_utime + u.usage.ru_stime, 0);
+    const last = this.#lastCpu;
+    this.#lastCpu = { at: now, cpuMs };
+    if (!last || now <= last.at) return 0;
+    const ratio = (cpuMs - last.cpuMs) / ((now - last.at) * this.#workers.length);
+    return Math.min(1, Math.max(0, Math.round(ratio * 1000) / 1000));
+  }
+
+  #lastCpu: { at: number; cpuMs: number } | undefined;
+
   close(): void {
     if (this.#closed) return;
     this.#closed = true;

@@ -4,3 +4,4 @@ export * from './WorkerPool.ts';
 export * from './LiveStream.ts';
 export * from './RtcSession.ts';
 export * from './EndedSessions.ts';
+export * from './PipeServer.ts';

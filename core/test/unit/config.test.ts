@@ -45,6 +45,7 @@ describe('loadConfig: defaults', () => {
       serveFromSource: false,
       notLiveRetryAfterSeconds: 5,
       lingerMs: 30_000,
+      relay: false,
     });
     expect(config.store).toEqual({ kind: 'embedded', redisUrl: undefined, redisPrefix: 'wisp:' });
     expect(config.dataDir).toBe(path.resolve('./data'));
@@ -132,6 +133,7 @@ describe('loadConfig: values', () => {
       serveFromSource: true,
       notLiveRetryAfterSeconds: 2,
       lingerMs: 30_000,
+      relay: false,
     });
     expect(config.store).toEqual({
       kind: 'redis',
@@ -314,13 +316,14 @@ describe('loadConfig: cluster and roles', () => {
       nodeUrl: 'http://10.9.8.7:9000',
       internalUrl: 'http://10.9.8.7:9000',
       region: 'default',
-      heartbeatMs: 2000,
+      heartbeatMs: 1500,
       pipeListenIp: '10.9.8.7',
       pipeAnnouncedIp: undefined,
       pipeSrtp: 'auto',
       pipeFanout: 8,
       maxDepth: 3,
       ticketTtlMs: 30_000,
+      drainTimeoutMs: 60_000,
     });
     expect(cluster.nodeId).toMatch(/-9000$/);
     expect(cluster.secret).toMatch(/^[A-Za-z0-9_-]{32}$/);
@@ -342,6 +345,7 @@ describe('loadConfig: cluster and roles', () => {
       PIPE_FANOUT: '2',
       CASCADE_MAX_DEPTH: '2',
       TICKET_TTL_MS: '5000',
+      DRAIN_TIMEOUT_MS: '0',
     });
     expect(cluster).toEqual({
       roles: ['ingest', 'edge'],
@@ -358,6 +362,7 @@ describe('loadConfig: cluster and roles', () => {
       pipeFanout: 2,
       maxDepth: 2,
       ticketTtlMs: 5000,
+      drainTimeoutMs: 0,
     });
   });
 

@@ -4,15 +4,20 @@
  * session URL is the capability for PATCH and DELETE.
  */
 import { Hono } from 'hono';
-import { onError, readTextBody, requireContentType, type IceServerConfig } from '@wisp/core';
 import {
+  onError,
+  readTextBody,
+  requireContentType,
+  type ClusterAuth,
+  type IceServerConfig,
   SDP_TYPE,
   addLinks,
   handleSessionPatch,
   iceServerLinks,
   methodNotAllowed,
   optionsResponse,
-} from '@wisp/core/rtc';
+} from '@wisp/core';
+
 import type { Edge } from '../Edge.ts';
 
 export interface WhepRoutesOptions {
@@ -20,6 +25,8 @@ export interface WhepRoutesOptions {
   publicUrl: string;
   iceServers: IceServerConfig[];
   maxSdpBytes: number;
+  /** Check the front door's redirect tickets (`?t=`) for this node when one is sent. */
+  tickets?: { auth: ClusterAuth; node: string };
 }
 
 export function createWhepRoutes(options: WhepRoutesOptions): Hono {
@@ -37,6 +44,15 @@ export function createWhepRoutes(options: WhepRoutesOptions): Hono {
     requireContentType(c, SDP_TYPE, { post: SDP_TYPE });
     const sdp = await readTextBody(c, maxSdpBytes);
     const streamId = c.req.param('streamId');
+    // Public streams need no ticket; one that is sent must be valid, for this node and stream.
+    const ticket = c.req.query('t');
+    if (ticket !== undefined && options.tickets) {
+      await options.tickets.auth.verifyTicket(ticket, {
+        node: options.tickets.node,
+        action: 'view',
+        streamId,
+      });
+    }
     const session = await edge.view(streamId, sdp);
     c.header('Location', `${publicUrl}/whep/${encodeURIComponent(streamId)}/${session.id}`);
     c.header('ETag', session.peer.etag);

@@ -8,16 +8,16 @@ import {
   parseBearer,
   readTextBody,
   requireContentType,
+  type ClusterAuth,
   type IceServerConfig,
-} from '@wisp/core';
-import {
   SDP_TYPE,
   addLinks,
   handleSessionPatch,
   iceServerLinks,
   methodNotAllowed,
   optionsResponse,
-} from '@wisp/core/rtc';
+} from '@wisp/core';
+
 import type { Ingest } from '../Ingest.ts';
 
 export interface WhipRoutesOptions {
@@ -25,6 +25,8 @@ export interface WhipRoutesOptions {
   publicUrl: string;
   iceServers: IceServerConfig[];
   maxSdpBytes: number;
+  /** Accept the front door's redirect tickets (`?t=`) for this node in place of the key. */
+  tickets?: { auth: ClusterAuth; node: string };
 }
 
 export function createWhipRoutes(options: WhipRoutesOptions): Hono {
@@ -38,7 +40,19 @@ export function createWhipRoutes(options: WhipRoutesOptions): Hono {
   app.post('/whip', async (c) => {
     requireContentType(c, SDP_TYPE, { post: SDP_TYPE });
     const sdp = await readTextBody(c, maxSdpBytes);
-    const session = await ingest.publish(parseBearer(c.req.header('authorization')), sdp);
+    const ticket = c.req.query('t');
+    const bearer = parseBearer(c.req.header('authorization'));
+    // A ticket counts only where no key is sent: a key is always checked itself.
+    const credential =
+      ticket !== undefined && bearer === undefined && options.tickets
+        ? {
+            streamId: await options.tickets.auth.verifyTicket(ticket, {
+              node: options.tickets.node,
+              action: 'publish',
+            }),
+          }
+        : bearer;
+    const session = await ingest.publish(credential, sdp);
     // Absolute Location: OBS, GStreamer and some players mishandle relative ones (§R.1).
     c.header('Location', `${publicUrl}/whip/${session.id}`);
     c.header('ETag', session.peer.etag);

@@ -1,0 +1,2 @@
+export * from './FrontDoor.ts';
+export * from './http/frontDoorRoutes.ts';

@@ -1,0 +1,169 @@
+/**
+ * A real cluster: redis-server and every role in its own process (LocalCluster, what `npm run
+ * cluster` runs), real WebRTC peers. The publisher and viewers talk only to the front door
+ * and follow its redirects; media crosses real PipeTransports between the processes.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { WrtcPublisher, WrtcViewer } from '@wisp/loadtest';
+import type { StreamView } from '@wisp/core';
+import { LocalCluster } from '../../src/cluster/LocalCluster.ts';
+
+interface Created extends StreamView {
+  streamKey: string;
+}
+
+async function createStream(cluster: LocalCluster, name = 'cluster'): Promise<Created> {
+  const response = await cluster.api('/api/streams', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ name }),
+  });
+  expect(response.status).toBe(201);
+  return (await response.json()) as Created;
+}
+
+async function getStream(cluster: LocalCluster, id: string): Promise<StreamView> {
+  return (await (await cluster.api(`/api/streams/${id}`)).json()) as StreamView;
+}
+
+const closers: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const close of closers.splice(0).reverse()) await close();
+});
+
+async function publish(stream: Created): Promise<WrtcPublisher> {
+  const publisher = await WrtcPublisher.start({
+    whipUrl: stream.whipUrl,
+    streamKey: stream.streamKey,
+  });
+  closers.push(() => publisher.close());
+  await publisher.waitConnected(10_000);
+  return publisher;
+}
+
+async function view(whepUrl: string): Promise<WrtcViewer> {
+  // The stream turns live in the registry a moment after the publisher connects.
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      const viewer = await WrtcViewer.start({ whepUrl });
+      closers.push(() => viewer.close());
+      return viewer;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+}
+
+describe('cluster: front door, ingest and edges in separate processes', () => {
+  let cluster: LocalCluster;
+  beforeAll(async () => {
+    cluster = await LocalCluster.start({ edges: 2, output: 'collect' });
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  it('lists every node with its role, url, pid and load', async () => {
+    const response = await cluster.api('/api/nodes');
+    expect(response.status).toBe(200);
+    const { nodes } = (await response.json()) as {
+      nodes: { id: string; roles: string[]; url: string; pid: number; lastSeenMs: number }[];
+    };
+    expect(nodes.map((n) => n.id).sort()).toEqual(['edge-1', 'edge-2', 'front', 'ingest-1']);
+    for (const node of nodes) {
+      const local = cluster.node(node.id);
+      expect(node.url).toBe(local.url);
+      expect(node.pid).toBe(local.process.pid);
+      expect(node.lastSeenMs).toBeLessThan(5000);
+    }
+    expect(nodes.find((n) => n.id === 'front')!.roles).toEqual(['control', 'egress']);
+  });
+
+  it('publishes through the front door to the ingest, and plays from an edge (one hop)', async () => {
+    const stream = await createStream(cluster);
+    expect(stream.whipUrl).toBe(`${cluster.frontDoor}/whip`);
+    const publisher = await publish(stream);
+    const viewer = await view(stream.whepUrl);
+    await viewer.waitForFrames(10, 15_000);
+    const edgeUrls = ['edge-1', 'edge-2'].map((id) => cluster.node(id).url);
+    expect(edgeUrls.some((url) => viewer.location?.startsWith(`${url}/whep/`))).toBe(true);
+    const view1 = await getStream(cluster, stream.id);
+    expect(view1.live).toBe(true);
+    expect(view1.ingestNode).toBe('ingest-1');
+    expect(view1.distribution?.map((d) => d.parent)).toEqual(['ingest-1']);
+    expect(view1.media?.tracks.length).toBeGreaterThan(0);
+    await publisher.close();
+    await expect
+      .poll(async () => (await getStream(cluster, stream.id)).live, { timeout: 5000 })
+      .toBe(false);
+  });
+
+  it('refuses internal calls without the cluster secret, and forged or foreign tickets', async () => {
+    const ingest = cluster.node('ingest-1').url;
+    for (const headers of [{}, { Authorization: 'Bearer forged' }] as Record<string, string>[]) {
+      const response = await fetch(`${ingest}/internal/streams/x/pipes`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', ...headers },
+        body: JSON.stringify({ node: 'evil', srtp: false }),
+      });
+      expect(response.status).toBe(401);
+    }
+    const stream = await createStream(cluster, 'tickets');
+    const redirect = await fetch(`${cluster.frontDoor}/whip`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${stream.streamKey}`, 'Content-Type': 'application/sdp' },
+      body: 'v=0',
+      redirect: 'manual',
+    });
+    expect(redirect.status).toBe(307);
+    const location = new URL(redirect.headers.get('location')!);
+    expect(location.origin).toBe(ingest);
+    const ticket = location.searchParams.get('t')!;
+    const forged = `${ticket.slice(0, -4)}AAAA`;
+    const offer = (t: string, target = `${ingest}/whip`) =>
+      fetch(`${target}?t=${t}`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/sdp' },
+        body: 'v=0\r\n',
+      });
+    expect((await offer(forged)).status).toBe(401);
+    // A ticket for the ingest is refused by an edge (audience), and a bad key at the front door.
+    const edge = cluster.node('edge-1').url;
+    expect((await offer(ticket, `${edge}/whep/${stream.id}`)).status).toBe(403);
+    const badKey = await fetch(`${cluster.frontDoor}/whip`, {
+      method: 'POST',
+      headers: { Authorization: 'Bearer nope', 'Content-Type': 'application/sdp' },
+      body: 'v=0',
+      redirect: 'manual',
+    });
+    expect(badKey.status).toBe(401);
+  });
+});
+
+describe('cluster with a relay tier: ingest -> relay -> edge', () => {
+  let cluster: LocalCluster;
+  beforeAll(async () => {
+    cluster = await LocalCluster.start({ edges: 1, relays: 1, output: 'collect' });
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  it('plays two hops away, and the tree shows the relay', async () => {
+    const stream = await createStream(cluster);
+    await publish(stream);
+    const viewer = await view(stream.whepUrl);
+    await viewer.waitForFrames(10, 15_000);
+    expect(viewer.location?.startsWith(`${cluster.node('edge-1').url}/`)).toBe(true);
+    await expect
+      .poll(async () => (await getStream(cluster, stream.id)).distribution, { timeout: 5000 })
+      .toEqual(
+        expect.arrayContaining([
+          { node: 'relay-1', parent: 'ingest-1', viewers: 0 },
+          expect.objectContaining({ node: 'edge-1', parent: 'relay-1' }),
+        ]),
+      );
+  });
+});
