@@ -11,3 +11,4 @@ export * from './media/index.ts';
 export * from './sdp/index.ts';
 export * from './whipwhep.ts';
 export * from './mutex.ts';
+export * from './turn.ts';
