@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Sets up everything wisp needs on a Debian/Ubuntu machine, idempotently:
 #   1. system packages (Debian's archive): the mediasoup worker's build tools and libraries,
-#      ffmpeg; with --test also redis-server, chromium, firefox-esr and GStreamer (the test
-#      suite runs the real things);
+#      ffmpeg; with --test also redis-server, chromium, firefox-esr, GStreamer and coturn (the
+#      test suite runs the real things);
 #   2. npm dependencies;
 #   3. the mediasoup worker, built offline against Debian's libraries and cached outside the
 #      checkout (infra/scripts/build-mediasoup-worker.sh);
@@ -28,9 +28,11 @@ step() { printf '\n==> %s\n' "$*"; }
 wanted=(python3 make g++ pkg-config meson ninja-build ccache flatbuffers-compiler
   libflatbuffers-dev libssl-dev libuv1-dev libsrtp2-dev libabsl-dev ffmpeg)
 if [ "$with_test" = 1 ]; then
-  # The tests run the real things: Redis, Chromium, stock Firefox, GStreamer publishers.
+  # The tests run the real things: Redis, Chromium, stock Firefox, GStreamer publishers, a
+  # coturn TURN server (started by the TURN tests themselves on loopback, never as the
+  # package's service) and the openssl tool (an independent HMAC for the credential tests).
   wanted+=(redis-server chromium firefox-esr fonts-liberation gstreamer1.0-tools
-    gstreamer1.0-plugins-base gstreamer1.0-plugins-good)
+    gstreamer1.0-plugins-base gstreamer1.0-plugins-good coturn openssl)
 fi
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then

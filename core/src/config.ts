@@ -9,8 +9,16 @@ import path from 'node:path';
 export interface IceServerConfig {
   /** A `stun:`, `stuns:`, `turn:` or `turns:` URI (RFC 7064/7065). */
   url: string;
+  /** `TURN_USERNAME` / `TURN_CREDENTIAL`: static credentials, the same for every client. */
   username?: string;
   credential?: string;
+  /**
+   * `TURN_SECRET`: TURN REST shared secret (coturn `static-auth-secret`); each grantee gets its
+   * own credentials computed from it (core/src/turn.ts) instead of a static pair.
+   */
+  secret?: string;
+  /** `TURN_TTL`: seconds those credentials stay valid. Default 14400 (4 hours). */
+  ttlSeconds?: number;
 }
 
 export interface HttpConfig {
@@ -222,7 +230,11 @@ export interface Config {
   /** `ADMIN_TOKEN`: bearer for the admin API. Generated (and printed) when unset. */
   adminToken: string;
   adminTokenGenerated: boolean;
-  /** `ICE_SERVERS` (comma-separated URIs) with `TURN_USERNAME` / `TURN_CREDENTIAL`. */
+  /**
+   * `ICE_SERVERS` (comma-separated URIs) with `TURN_SECRET` and `TURN_TTL`, or the static
+   * `TURN_USERNAME` / `TURN_CREDENTIAL`. TURN entries go only to callers who may publish or
+   * watch (core/src/turn.ts).
+   */
   iceServers: IceServerConfig[];
   /** `LOG_LEVEL`: trace, debug, info (default), warn, error. */
   logLevel: string;
@@ -263,6 +275,14 @@ function parseIceServers(env: Env): IceServerConfig[] {
       throw new ConfigError(`${name} must not contain commas, quotes or backslashes`);
     }
   }
+  const secret = env.TURN_SECRET || undefined;
+  if (secret && (env.TURN_USERNAME || env.TURN_CREDENTIAL)) {
+    throw new ConfigError('set TURN_SECRET or TURN_USERNAME/TURN_CREDENTIAL, not both');
+  }
+  if (!env.TURN_USERNAME !== !env.TURN_CREDENTIAL) {
+    throw new ConfigError('TURN_USERNAME and TURN_CREDENTIAL go together');
+  }
+  const ttlSeconds = int(env, 'TURN_TTL', 4 * 3600, 1, 7 * 24 * 3600);
   const raw = env.ICE_SERVERS?.trim();
   if (!raw) return [];
   return raw
@@ -282,6 +302,7 @@ function parseIceServers(env: Env): IceServerConfig[] {
       }
       const isTurn = url.startsWith('turn');
       const server: IceServerConfig = { url };
+      if (isTurn && secret) Object.assign(server, { secret, ttlSeconds });
       if (isTurn && env.TURN_USERNAME) server.username = env.TURN_USERNAME;
       if (isTurn && env.TURN_CREDENTIAL) server.credential = env.TURN_CREDENTIAL;
       return server;
@@ -521,6 +542,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
     iceServers: config.iceServers.map((s) => ({
       url: s.url,
       ...(s.username ? { username: s.username, credential: '***' } : {}),
+      ...(s.secret ? { secret: '***', ttlSeconds: s.ttlSeconds } : {}),
     })),
   };
 }

@@ -17,3 +17,4 @@ export * from './tickets.ts';
 export * from './internalClient.ts';
 export * from './whipwhep.ts';
 export * from './cluster/index.ts';
+export * from './turn.ts';

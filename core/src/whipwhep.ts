@@ -9,6 +9,7 @@ import { readTextBody, requireContentType } from './http.ts';
 import type { PeerTransport } from './media/PeerTransport.ts';
 import { buildIceRestartFragment } from './sdp/answer.ts';
 import { parseTrickleFragment } from './sdp/fragment.ts';
+import { iceServersFor } from './turn.ts';
 
 export const SDP_TYPE = 'application/sdp';
 export const SDPFRAG_TYPE = 'application/trickle-ice-sdpfrag';
@@ -41,25 +42,47 @@ export function addLinks(c: Context, links: string[]): void {
 }
 
 /**
+ * The ICE-server Links one response may carry (core/src/turn.ts): TURN servers, with their
+ * credentials, only when `grantee` (the session or stream id of a caller who proved the
+ * right to publish or watch) is given, STUN servers always. A response that carries
+ * credentials is marked `no-store` so no cache keeps them.
+ */
+export function addIceServerLinks(
+  c: Context,
+  iceServers: IceServerConfig[],
+  grantee: string | undefined,
+): void {
+  const servers = iceServersFor(iceServers, grantee);
+  addLinks(c, iceServerLinks(servers));
+  if (servers.some((s) => s.credential !== undefined)) c.header('Cache-Control', 'no-store');
+}
+
+/** Whether the request is a CORS preflight (C4, C7): answered without auth or ICE servers. */
+export function isPreflight(c: Context): boolean {
+  return c.req.method === 'OPTIONS' && c.req.header('access-control-request-method') !== undefined;
+}
+
+/**
  * OPTIONS on an endpoint or a session. A CORS preflight gets the allowed methods and headers
- * and no ICE servers (C7); a plain OPTIONS on an endpoint also gets the ICE-server Links (C8).
+ * and no ICE servers (C7); a plain OPTIONS on an endpoint also gets the ICE-server Links
+ * (C8): STUN for anyone, TURN only with a `grantee` (see addIceServerLinks).
  */
 export function optionsResponse(
   c: Context,
   kind: 'endpoint' | 'session',
   iceServers: IceServerConfig[],
+  grantee?: string,
 ): Response {
   const methods = kind === 'endpoint' ? ENDPOINT_METHODS : SESSION_METHODS;
   c.header('Allow', methods);
   if (kind === 'endpoint') c.header('Accept-Post', SDP_TYPE);
   else c.header('Accept-Patch', SDPFRAG_TYPE);
-  const preflight = c.req.header('access-control-request-method') !== undefined;
-  if (preflight) {
+  if (isPreflight(c)) {
     c.header('Access-Control-Allow-Methods', methods);
     c.header('Access-Control-Allow-Headers', 'Authorization, Content-Type, If-Match');
     c.header('Access-Control-Max-Age', '86400');
   } else if (kind === 'endpoint') {
-    addLinks(c, iceServerLinks(iceServers));
+    addIceServerLinks(c, iceServers, grantee);
   }
   return c.body(null, 200);
 }

@@ -132,6 +132,14 @@ export class Edge {
     });
   }
 
+  /**
+   * Whether a caller without a token may watch `streamId`, which earns it the TURN servers of
+   * an OPTIONS (core/src/turn.ts). Every existing stream is public today.
+   */
+  async mayView(streamId: string): Promise<boolean> {
+    return this.#options.directory.streamExists(streamId);
+  }
+
   getSession(streamId: string, sessionId: string): WhepSession {
     const session = this.#sessions.get(sessionId);
     if (!session || session.streamId !== streamId) throw new NotFoundError('no such WHEP session');
@@ -162,9 +170,7 @@ export class Edge {
         s.peer.transport.getStats().catch(() => [] as { sendBitrate?: number }[]),
       ),
     );
-    const bps = stats
-      .flat()
-      .reduce((sum, s) => sum + (s.sendBitrate ?? 0), 0);
+    const bps = stats.flat().reduce((sum, s) => sum + (s.sendBitrate ?? 0), 0);
     return Math.round(bps / 1000);
   }
 

@@ -33,6 +33,12 @@ export interface FrontDoorOptions {
   directory: StreamDirectory;
   auth: ClusterAuth;
   notLiveRetryAfterSeconds: number;
+  /**
+   * Nodes whose last heartbeat is older than this are passed over while a fresher one
+   * exists: a node that just died stays in the registry until its TTL, but misses its next
+   * beat. Default 2500 ms (a 1.5 s heartbeat plus slack).
+   */
+  freshMs?: number;
   /** Retry-After when no node can take the request. Default 5. */
   unavailableRetryAfterSeconds?: number;
 }
@@ -51,7 +57,7 @@ export class FrontDoor {
     const streamId = await this.#options.keys.resolveStreamKey(key);
     if (!streamId) throw new UnauthorizedError('invalid stream key', true);
     const { nodes, streams, auth } = this.#options;
-    const ingests = (await nodes.list('ingest')).filter((n) => n.state === 'serving');
+    const ingests = this.#fresh((await nodes.list('ingest')).filter((n) => n.state === 'serving'));
     const owner = await streams.owner(streamId);
     const target =
       ingests.find((n) => n.id === owner?.node) ??
@@ -60,6 +66,16 @@ export class FrontDoor {
     const ticket = await auth.issueTicket({ streamId, action: 'publish', node: target.id });
     this.#log.debug({ streamId, node: target.id }, 'publish redirected');
     return `${target.url}/whip?t=${ticket}`;
+  }
+
+  /** The stream a valid key publishes to, else undefined (who may get TURN credentials). */
+  async publisherOf(key: string | undefined): Promise<string | undefined> {
+    return key ? this.#options.keys.resolveStreamKey(key) : undefined;
+  }
+
+  /** May anyone watch `streamId`? (Every existing stream is public for now.) */
+  mayView(streamId: string): Promise<boolean> {
+    return this.#options.directory.streamExists(streamId);
   }
 
   /** Where a viewer of `streamId` goes: an absolute URL with a view ticket. */
@@ -74,13 +90,22 @@ export class FrontDoor {
         details: { live: false, retryAfter },
       });
     }
-    const edges = (await nodes.list('edge')).filter((n) => n.state === 'serving' && !n.relay);
+    const edges = this.#fresh(
+      (await nodes.list('edge')).filter((n) => n.state === 'serving' && !n.relay),
+    );
     const carrying = new Set((await streams.copies(streamId)).map((c) => c.node));
     const target = pickEdge(edges, carrying);
     if (!target) throw this.#unavailable('no edge node is available');
     const ticket = await auth.issueTicket({ streamId, action: 'view', node: target.id });
     this.#log.debug({ streamId, node: target.id }, 'view redirected');
     return `${target.url}/whep/${encodeURIComponent(streamId)}?t=${ticket}`;
+  }
+
+  /** The nodes seen within `freshMs`, or all of them when none is that fresh. */
+  #fresh(candidates: NodeRecord[]): NodeRecord[] {
+    const cutoff = Date.now() - (this.#options.freshMs ?? 2500);
+    const fresh = candidates.filter((n) => n.lastSeen >= cutoff);
+    return fresh.length > 0 ? fresh : candidates;
   }
 
   #unavailable(message: string): ServiceUnavailableError {

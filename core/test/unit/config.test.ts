@@ -190,6 +190,35 @@ describe('loadConfig: ICE_SERVERS', () => {
       loadConfig({ ICE_SERVERS: 'stun:ok.example.net,https://turn.example.net' }),
     ).toThrow(/ICE_SERVERS entry "https:\/\/turn\.example\.net"/);
   });
+
+  it('gives TURN_SECRET and TURN_TTL (default 4 hours) to the turn: and turns: entries', () => {
+    const ice = 'stun:stun.example.net,turn:turn.example.net,turns:turn.example.net:5349';
+    expect(loadConfig({ ICE_SERVERS: ice, TURN_SECRET: 'shh' }).iceServers).toEqual([
+      { url: 'stun:stun.example.net' },
+      { url: 'turn:turn.example.net', secret: 'shh', ttlSeconds: 14_400 },
+      { url: 'turns:turn.example.net:5349', secret: 'shh', ttlSeconds: 14_400 },
+    ]);
+    const short = loadConfig({ ICE_SERVERS: ice, TURN_SECRET: 'shh', TURN_TTL: '600' });
+    expect(short.iceServers[1]).toEqual({
+      url: 'turn:turn.example.net',
+      secret: 'shh',
+      ttlSeconds: 600,
+    });
+  });
+
+  it('refuses a secret together with a static pair, half a pair, and a TURN_TTL out of range', () => {
+    const ice = 'turn:turn.example.net';
+    expect(() =>
+      loadConfig({ ICE_SERVERS: ice, TURN_SECRET: 's', TURN_USERNAME: 'u', TURN_CREDENTIAL: 'p' }),
+    ).toThrow(/TURN_SECRET or TURN_USERNAME\/TURN_CREDENTIAL, not both/);
+    expect(() => loadConfig({ ICE_SERVERS: ice, TURN_USERNAME: 'u' })).toThrow(/go together/);
+    expect(() => loadConfig({ ICE_SERVERS: ice, TURN_CREDENTIAL: 'p' })).toThrow(/go together/);
+    for (const ttl of ['0', '-5', '1.5', 'soon', String(7 * 24 * 3600 + 1)]) {
+      expect(() => loadConfig({ ICE_SERVERS: ice, TURN_SECRET: 's', TURN_TTL: ttl })).toThrow(
+        /TURN_TTL/,
+      );
+    }
+  });
 });
 
 describe('loadConfig: where media listens', () => {
@@ -293,6 +322,16 @@ describe('describeConfig: secrets masked for the start-up log', () => {
     expect(described.media).toEqual(config.media);
     expect(config.adminToken).toBe('admin-secret-value');
     expect(config.iceServers[1].credential).toBe('turn-secret-value');
+  });
+
+  it('masks TURN_SECRET', () => {
+    const withSecret = describeConfig(
+      loadConfig({ ICE_SERVERS: 'turn:turn.example.net', TURN_SECRET: 'turn-rest-secret-value' }),
+    );
+    expect(withSecret.iceServers).toEqual([
+      { url: 'turn:turn.example.net', secret: '***', ttlSeconds: 14_400 },
+    ]);
+    expect(JSON.stringify(withSecret)).not.toContain('turn-rest-secret-value');
   });
 
   it('works without Redis', () => {

@@ -62,6 +62,8 @@ function app(corsOrigin = '*'): Hono {
     }
   });
   hono.options('/whip', (c) => optionsResponse(c, 'endpoint', ICE_SERVERS));
+  // As if the caller had proved the right to publish stream "stream-1".
+  hono.options('/granted', (c) => optionsResponse(c, 'endpoint', ICE_SERVERS, 'stream-1'));
   hono.options('/whip/:id', (c) => optionsResponse(c, 'session', ICE_SERVERS));
   hono.all('/whip', (c) => methodNotAllowed(c, 'endpoint'));
   hono.all('/whip/:id', (c) => methodNotAllowed(c, 'session'));
@@ -298,13 +300,28 @@ describe('optionsResponse (C1-C8)', () => {
     },
   });
 
-  it('answers a plain OPTIONS on the endpoint with Allow, Accept-Post and one Link per ICE server', async () => {
+  it('answers an anonymous plain OPTIONS on the endpoint with Allow, Accept-Post and the STUN servers only', async () => {
     const res = await app().request('/whip', { method: 'OPTIONS' });
     expect(res.status).toBe(200);
     expect(res.headers.get('allow')).toBe('OPTIONS, GET, HEAD, POST');
     expect(res.headers.get('accept-post')).toBe(SDP_TYPE);
-    expect(links(res)).toEqual(iceServerLinks(ICE_SERVERS));
+    expect(links(res)).toEqual(iceServerLinks([ICE_SERVERS[0]]));
+    expect(res.headers.get('link')).not.toContain('turn:');
+    expect(res.headers.get('cache-control')).toBeNull();
     expect(res.headers.get('access-control-allow-methods')).toBeNull();
+  });
+
+  it('gives a granted plain OPTIONS one Link per ICE server, TURN with credentials, not to be stored (C8)', async () => {
+    const res = await app().request('/granted', { method: 'OPTIONS' });
+    expect(res.status).toBe(200);
+    expect(links(res)).toEqual(iceServerLinks(ICE_SERVERS));
+    expect(res.headers.get('cache-control')).toBe('no-store');
+  });
+
+  it('gives a granted preflight no ICE servers either (C7)', async () => {
+    const res = await app().request('/granted', preflight('POST'));
+    expect(res.status).toBe(200);
+    expect(res.headers.get('link')).toBeNull();
   });
 
   it('answers a preflight with methods, headers and max-age, and no ICE servers (C3, C7)', async () => {

@@ -11,9 +11,9 @@ import {
   type ClusterAuth,
   type IceServerConfig,
   SDP_TYPE,
-  addLinks,
+  addIceServerLinks,
   handleSessionPatch,
-  iceServerLinks,
+  isPreflight,
   methodNotAllowed,
   optionsResponse,
 } from '@wisp/core';
@@ -34,7 +34,12 @@ export function createWhepRoutes(options: WhepRoutesOptions): Hono {
   const app = new Hono();
   app.onError(onError);
 
-  app.options('/whep/:streamId', (c) => optionsResponse(c, 'endpoint', iceServers));
+  // TURN credentials only for a stream the caller may watch (C8); STUN for anyone.
+  app.options('/whep/:streamId', async (c) => {
+    const streamId = c.req.param('streamId');
+    const mayView = !isPreflight(c) && (await edge.mayView(streamId));
+    return optionsResponse(c, 'endpoint', iceServers, mayView ? streamId : undefined);
+  });
   // WHEP §4.1/§4.2: GET and HEAD answer 2xx, no content, Content-Type application/sdp (N11/N12).
   app.on(['GET', 'HEAD'], '/whep/:streamId', (c) => {
     c.header('Content-Type', SDP_TYPE);
@@ -57,7 +62,7 @@ export function createWhepRoutes(options: WhepRoutesOptions): Hono {
     c.header('Location', `${publicUrl}/whep/${encodeURIComponent(streamId)}/${session.id}`);
     c.header('ETag', session.peer.etag);
     c.header('Content-Type', SDP_TYPE);
-    addLinks(c, iceServerLinks(iceServers));
+    addIceServerLinks(c, iceServers, session.id);
     return c.body(session.answer, 201);
   });
   app.all('/whep/:streamId', (c) => methodNotAllowed(c, 'endpoint'));

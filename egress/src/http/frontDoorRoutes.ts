@@ -7,6 +7,7 @@
 import { Hono } from 'hono';
 import {
   SDP_TYPE,
+  isPreflight,
   methodNotAllowed,
   onError,
   optionsResponse,
@@ -35,7 +36,13 @@ export function createFrontDoorRoutes(options: FrontDoorRoutesOptions): Hono {
     });
 
   if (options.whip) {
-    app.options('/whip', (c) => optionsResponse(c, 'endpoint', iceServers));
+    // TURN credentials only to a caller that proved it may publish (C8), as on the ingest.
+    app.options('/whip', async (c) => {
+      const grantee = isPreflight(c)
+        ? undefined
+        : await frontDoor.publisherOf(parseBearer(c.req.header('authorization')));
+      return optionsResponse(c, 'endpoint', iceServers, grantee);
+    });
     app.on(['GET', 'HEAD'], '/whip', (c) => c.body(null, 200));
     app.post('/whip', async (c) =>
       redirect(await frontDoor.publishTarget(parseBearer(c.req.header('authorization')))),
@@ -43,7 +50,11 @@ export function createFrontDoorRoutes(options: FrontDoorRoutesOptions): Hono {
     app.all('/whip', (c) => methodNotAllowed(c, 'endpoint'));
   }
   if (options.whep) {
-    app.options('/whep/:streamId', (c) => optionsResponse(c, 'endpoint', iceServers));
+    app.options('/whep/:streamId', async (c) => {
+      const streamId = c.req.param('streamId');
+      const grantee = !isPreflight(c) && (await frontDoor.mayView(streamId)) ? streamId : undefined;
+      return optionsResponse(c, 'endpoint', iceServers, grantee);
+    });
     app.on(['GET', 'HEAD'], '/whep/:streamId', (c) => {
       c.header('Content-Type', SDP_TYPE);
       return c.body(null, 200);

@@ -2,7 +2,7 @@
  * WHIP endpoint (RFC 9725): `POST /whip` with the stream key as Bearer token creates a
  * session at `/whip/:sessionId`. Mounted at the root of the server app.
  */
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import {
   onError,
   parseBearer,
@@ -11,9 +11,10 @@ import {
   type ClusterAuth,
   type IceServerConfig,
   SDP_TYPE,
-  addLinks,
+  UnauthorizedError,
+  addIceServerLinks,
   handleSessionPatch,
-  iceServerLinks,
+  isPreflight,
   methodNotAllowed,
   optionsResponse,
 } from '@wisp/core';
@@ -34,7 +35,25 @@ export function createWhipRoutes(options: WhipRoutesOptions): Hono {
   const app = new Hono();
   app.onError(onError);
 
-  app.options('/whip', (c) => optionsResponse(c, 'endpoint', iceServers));
+  /**
+   * The stream a plain OPTIONS proved the right to publish, by its key as Bearer token: only
+   * such a caller gets TURN credentials (C8). Without a valid key the OPTIONS still answers,
+   * with the STUN servers only.
+   */
+  async function publisherOf(c: Context): Promise<string | undefined> {
+    const key = parseBearer(c.req.header('authorization'));
+    if (isPreflight(c) || !key) return undefined;
+    try {
+      return await ingest.authenticate(key);
+    } catch (error) {
+      if (error instanceof UnauthorizedError) return undefined;
+      throw error;
+    }
+  }
+
+  app.options('/whip', async (c) =>
+    optionsResponse(c, 'endpoint', iceServers, await publisherOf(c)),
+  );
   // RFC 9725 §4.1: GET on the endpoint answers 2xx with no content (F1).
   app.on(['GET', 'HEAD'], '/whip', (c) => c.body(null, 200));
   app.post('/whip', async (c) => {
@@ -57,7 +76,8 @@ export function createWhipRoutes(options: WhipRoutesOptions): Hono {
     c.header('Location', `${publicUrl}/whip/${session.id}`);
     c.header('ETag', session.peer.etag);
     c.header('Content-Type', SDP_TYPE);
-    addLinks(c, iceServerLinks(iceServers));
+    // The key proved the right to publish: TURN credentials for this session (RFC 9725 §4.6).
+    addIceServerLinks(c, iceServers, session.id);
     return c.body(session.answer, 201);
   });
   app.all('/whip', (c) => methodNotAllowed(c, 'endpoint'));

@@ -32,6 +32,10 @@ export interface WrtcViewerOptions {
   video?: boolean;
   /** Called with every decoded frame (e.g. by a latency probe that reads a stamped time). */
   onFrame?: (frame: I420Frame, receivedAt: number) => void;
+  /** STUN/TURN servers of the peer connection, e.g. from the WHEP `Link` headers. Default none. */
+  iceServers?: RTCIceServer[];
+  /** `relay` gathers and uses TURN relay candidates only (a viewer behind a strict firewall). */
+  iceTransportPolicy?: RTCIceTransportPolicy;
   /** How long to wait for ICE gathering before sending the offer. Default 2000 ms. */
   iceGatheringTimeoutMs?: number;
   /** HTTP timeout of POST and DELETE. Default 8000 ms. */
@@ -104,7 +108,10 @@ export class WrtcViewer {
     }
     this.#options = options;
     this.#logger = createLogger('WrtcViewer', { whepUrl: options.whepUrl });
-    this.#pc = new RTCPeerConnection({ iceServers: [] });
+    this.#pc = new RTCPeerConnection({
+      iceServers: options.iceServers ?? [],
+      iceTransportPolicy: options.iceTransportPolicy ?? 'all',
+    });
     if (options.audio !== false) this.#pc.addTransceiver('audio', { direction: 'recvonly' });
     if (options.video !== false) this.#pc.addTransceiver('video', { direction: 'recvonly' });
     this.#pc.addEventListener('track', (event) => this.#onTrack(event.track));
@@ -198,6 +205,22 @@ export class WrtcViewer {
       };
     });
     return result;
+  }
+
+  /**
+   * The candidate types (`host`, `srflx`, `prflx`, `relay`) of the pair the connection uses,
+   * from `getStats()`; undefined before a pair is selected.
+   */
+  async selectedCandidateTypes(): Promise<{ local: string; remote: string } | undefined> {
+    const entries = new Map<string, Record<string, unknown>>();
+    (await this.#pc.getStats()).forEach((entry: Record<string, unknown>) =>
+      entries.set(entry.id as string, entry),
+    );
+    const transport = [...entries.values()].find((e) => e.type === 'transport');
+    const pair = entries.get(transport?.selectedCandidatePairId as string);
+    if (!pair) return undefined;
+    const type = (id: unknown): string => String(entries.get(id as string)?.candidateType);
+    return { local: type(pair.localCandidateId), remote: type(pair.remoteCandidateId) };
   }
 
   /** Resolves once `n` audio samples (per channel) have been decoded. */

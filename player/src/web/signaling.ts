@@ -24,12 +24,102 @@ export interface OfferAnswer {
   answer: string;
   /** The absolute URL of the session resource, to DELETE when done. */
   resourceUrl: string;
+  /** The session's ICE servers from the 201's `Link` headers (TURN credentials for it). */
+  iceServers: RTCIceServer[];
 }
 
 export interface PostOfferOptions {
   /** Sent as `Authorization: Bearer <token>` (the stream key for WHIP). */
   token?: string;
   signal?: AbortSignal;
+}
+
+const LINK = /<([^>]*)>((?:\s*;\s*[\w*-]+\s*(?:=\s*(?:"(?:[^"\\]|\\.)*"|[^;,]*))?)*)/g;
+const LINK_PARAM = /;\s*([\w*-]+)\s*(?:=\s*(?:"((?:[^"\\]|\\.)*)"|([^;,]*)))?/g;
+
+/**
+ * The `Link: <uri>; rel="ice-server"; username="…"; credential="…"` servers of a WHIP/WHEP
+ * response (RFC 9725 §4.6), as `RTCPeerConnection` takes them. Other Links are skipped.
+ */
+export function parseIceServerLinks(header: string | null): RTCIceServer[] {
+  const servers: RTCIceServer[] = [];
+  for (const [, uri = '', rawParams = ''] of (header ?? '').matchAll(LINK)) {
+    const params = new Map<string, string>();
+    for (const [, name = '', quoted, token] of rawParams.matchAll(LINK_PARAM)) {
+      params.set(name.toLowerCase(), quoted?.replace(/\\(.)/g, '$1') ?? token?.trim() ?? '');
+    }
+    const url = uri.trim();
+    const rel = (params.get('rel') ?? '').toLowerCase().split(/\s+/);
+    if (!rel.includes('ice-server') || !/^(stuns?|turns?):/i.test(url)) continue;
+    const server: RTCIceServer = { urls: url };
+    const username = params.get('username');
+    const credential = params.get('credential');
+    if (username !== undefined) server.username = username;
+    if (credential !== undefined) server.credential = credential;
+    servers.push(server);
+  }
+  return servers;
+}
+
+/**
+ * Asks the endpoint for its ICE servers with a plain OPTIONS, before the peer connection
+ * exists (RFC 9725 §4.6). TURN servers come only to a caller who may publish (the stream key
+ * as `token`) or watch (a public stream). Never fails the session: an OPTIONS that does not
+ * answer within `timeoutMs` (default 2 s) or answers an error means no ICE servers.
+ */
+export async function fetchIceServers(
+  endpoint: string,
+  options: { token?: string; signal?: AbortSignal; timeoutMs?: number } = {},
+): Promise<RTCIceServer[]> {
+  const headers: Record<string, string> = {};
+  if (options.token) headers.Authorization = `Bearer ${options.token}`;
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), options.timeoutMs ?? 2000);
+  const onAbort = (): void => abort.abort();
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    options.signal?.throwIfAborted();
+    const response = await fetch(endpoint, {
+      method: 'OPTIONS',
+      headers,
+      cache: 'no-store',
+      signal: abort.signal,
+    });
+    return response.ok ? parseIceServerLinks(response.headers.get('link')) : [];
+  } catch (error) {
+    if (options.signal?.aborted) throw error;
+    warn(`cannot read the ICE servers of ${endpoint}`, error);
+    return [];
+  } finally {
+    clearTimeout(timer);
+    options.signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+/**
+ * A peer connection with these ICE servers, or with none when the browser refuses them (a URI
+ * it cannot parse must not cost the session: host candidates still work on most networks).
+ */
+export function createPeerConnection(iceServers: RTCIceServer[]): RTCPeerConnection {
+  try {
+    return new RTCPeerConnection({ iceServers });
+  } catch (error) {
+    warn('ICE servers refused, connecting without them', error);
+    return new RTCPeerConnection();
+  }
+}
+
+/**
+ * Hands the session's own ICE servers (from the 201) to its peer connection, so an ICE
+ * restart gathers with credentials issued for this session rather than those of the OPTIONS.
+ */
+export function useSessionIceServers(pc: RTCPeerConnection, iceServers: RTCIceServer[]): void {
+  if (iceServers.length === 0) return;
+  try {
+    pc.setConfiguration({ ...pc.getConfiguration(), iceServers });
+  } catch (error) {
+    warn('cannot apply the session ICE servers', error);
+  }
 }
 
 /** Resolves once ICE gathering is complete, or after `timeoutMs`, whichever comes first. */
@@ -113,7 +203,11 @@ export async function postOffer(
     throw new SignalingError('the server sent no Location for the session', response.status);
   }
   if (!answer.trim()) throw new SignalingError('the server sent an empty answer', response.status);
-  return { answer, resourceUrl: new URL(location, response.url || endpoint).href };
+  return {
+    answer,
+    resourceUrl: new URL(location, response.url || endpoint).href,
+    iceServers: parseIceServerLinks(response.headers.get('link')),
+  };
 }
 
 /**

@@ -3,13 +3,21 @@
  * video transceiver, negotiated with a single POST, ended with a DELETE of the session URL.
  */
 import type { PlaybackStats } from './types.ts';
-import { deleteResource, postOffer, waitForIceGathering } from './signaling.ts';
+import {
+  createPeerConnection,
+  deleteResource,
+  fetchIceServers,
+  postOffer,
+  useSessionIceServers,
+  waitForIceGathering,
+} from './signaling.ts';
 
 export interface WhepClientOptions {
   /** The WHEP endpoint, e.g. `https://example.com/whep/<id>`. */
   endpoint: string;
   /** Bearer token for private streams; public streams need none. */
   token?: string;
+  /** ICE servers to use instead of those the endpoint's OPTIONS `Link` headers give. */
   iceServers?: RTCIceServer[];
   /** How long to wait for ICE gathering before sending the offer anyway. Default 1000 ms. */
   iceGatheringTimeoutMs?: number;
@@ -40,7 +48,14 @@ export class WhepClient {
 
   /** Negotiates a session. Throws `SignalingError` for HTTP failures (409 = not live yet). */
   static async connect(options: WhepClientOptions): Promise<WhepClient> {
-    const pc = new RTCPeerConnection({ iceServers: options.iceServers ?? [] });
+    // Asked anew for every session: TURN credentials are per session and time-limited.
+    const iceServers =
+      options.iceServers ??
+      (await fetchIceServers(options.endpoint, {
+        ...(options.token ? { token: options.token } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
+      }));
+    const pc = createPeerConnection(iceServers);
     let resourceUrl: string | undefined;
     try {
       const audio = pc.addTransceiver('audio', { direction: 'recvonly' });
@@ -58,6 +73,7 @@ export class WhepClient {
       resourceUrl = result.resourceUrl;
       options.signal?.throwIfAborted();
       await pc.setRemoteDescription({ type: 'answer', sdp: result.answer });
+      useSessionIceServers(pc, result.iceServers);
       return new WhepClient(pc, stream, resourceUrl, options.token);
     } catch (error) {
       pc.close();

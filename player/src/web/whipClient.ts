@@ -2,7 +2,14 @@
  * A WHIP publisher session (RFC 9725): one sendonly transceiver per local track, negotiated with
  * a single POST carrying the stream key as bearer token, ended with an authenticated DELETE.
  */
-import { deleteResource, postOffer, waitForIceGathering } from './signaling.ts';
+import {
+  createPeerConnection,
+  deleteResource,
+  fetchIceServers,
+  postOffer,
+  useSessionIceServers,
+  waitForIceGathering,
+} from './signaling.ts';
 
 export interface WhipClientOptions {
   /** The WHIP endpoint, `{PUBLIC_URL}/whip` for every stream. */
@@ -11,6 +18,7 @@ export interface WhipClientOptions {
   streamKey: string;
   /** The local media to send; its tracks are not stopped when the session closes. */
   stream: MediaStream;
+  /** ICE servers to use instead of those the endpoint's OPTIONS `Link` headers give. */
   iceServers?: RTCIceServer[];
   /** How long to wait for ICE gathering before sending the offer anyway. Default 1000 ms. */
   iceGatheringTimeoutMs?: number;
@@ -31,7 +39,15 @@ export class WhipClient {
 
   /** Negotiates a session. Throws `SignalingError` for HTTP failures (401 = key refused). */
   static async publish(options: WhipClientOptions): Promise<WhipClient> {
-    const pc = new RTCPeerConnection({ iceServers: options.iceServers ?? [] });
+    // Asked anew for every session: TURN credentials are per session and time-limited, and
+    // only a valid stream key earns them.
+    const iceServers =
+      options.iceServers ??
+      (await fetchIceServers(options.endpoint, {
+        token: options.streamKey,
+        ...(options.signal ? { signal: options.signal } : {}),
+      }));
+    const pc = createPeerConnection(iceServers);
     let resourceUrl: string | undefined;
     try {
       // Audio first, then video: the m-line order most WHIP servers and OBS use.
@@ -50,6 +66,7 @@ export class WhipClient {
       resourceUrl = result.resourceUrl;
       options.signal?.throwIfAborted();
       await pc.setRemoteDescription({ type: 'answer', sdp: result.answer });
+      useSessionIceServers(pc, result.iceServers);
       return new WhipClient(pc, resourceUrl, options.streamKey);
     } catch (error) {
       pc.close();

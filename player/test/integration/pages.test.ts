@@ -4,6 +4,7 @@
  * decodes frames, a dropped stream leaves `playing`, and browser publishing goes live and
  * DELETEs its session with the stream key.
  */
+import { createSocket } from 'node:dgram';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -88,7 +89,9 @@ describe('watch page', () => {
       'waiting',
     );
 
-    const offer = platform.requests.find((r) => r.path === '/whep/upcoming')!;
+    const offer = platform.requests.find(
+      (r) => r.method === 'POST' && r.path === '/whep/upcoming',
+    )!;
     expect(offer.contentType).toBe('application/sdp');
     expect(offer.body).toMatch(/^m=audio /m);
     expect(offer.body).toMatch(/^m=video /m);
@@ -190,5 +193,122 @@ describe('publish page', () => {
     const count = posts('/whip');
     await page.waitForTimeout(1500);
     expect(posts('/whip')).toBe(count);
+  });
+});
+
+describe('ICE servers from the Link headers', () => {
+  /** The RTCPeerConnections a page creates, with the configuration each was created with. */
+  async function openRecordingPage(path: string): Promise<Page> {
+    page = await browser.newPage();
+    problems = collectPageProblems(page, EXPECTED_CONSOLE);
+    await page.addInitScript(() => {
+      const Native = window.RTCPeerConnection;
+      const created: { pc: RTCPeerConnection; config: RTCConfiguration | undefined }[] = [];
+      (window as unknown as { created: typeof created }).created = created;
+      window.RTCPeerConnection = class extends Native {
+        constructor(config?: RTCConfiguration) {
+          super(config);
+          created.push({ pc: this, config });
+        }
+      };
+    });
+    await page.goto(`${platform.baseUrl}${path}`);
+    return page;
+  }
+
+  /** The ICE servers a page's first peer connection was created with, and has now. */
+  async function peerIceServers(): Promise<{ created: RTCIceServer[]; now: RTCIceServer[] }> {
+    return page.evaluate(() => {
+      type Created = { pc: RTCPeerConnection; config: RTCConfiguration | undefined }[];
+      const [first] = (window as unknown as { created: Created }).created;
+      const plain = (servers: RTCIceServer[] | undefined): RTCIceServer[] =>
+        (servers ?? []).map((s) => ({
+          urls: ([] as string[]).concat(s.urls),
+          ...(s.username === undefined ? {} : { username: s.username }),
+          ...(s.credential === undefined ? {} : { credential: s.credential }),
+        }));
+      return {
+        created: plain(first?.config?.iceServers),
+        now: plain(first?.pc.getConfiguration().iceServers),
+      };
+    });
+  }
+
+  /** A loopback UDP port nobody listens on: the browser's TURN requests there go nowhere. */
+  async function deadUdpPort(): Promise<number> {
+    const socket = createSocket('udp4');
+    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+    const { port } = socket.address();
+    await new Promise<void>((resolve) => socket.close(resolve));
+    return port;
+  }
+
+  let turnUrl = '';
+  const OPTIONS_USER = '1800000000:stream';
+  const SESSION_USER = '1800000000:session';
+
+  beforeAll(async () => {
+    turnUrl = `turn:127.0.0.1:${await deadUdpPort()}?transport=udp`;
+  });
+
+  afterEach(() => {
+    platform.iceLinks = [];
+    platform.sessionIceLinks = [];
+  });
+
+  function offerLinks(): void {
+    const turn = (user: string) =>
+      `<${turnUrl}>; rel="ice-server"; username="${user}"; credential="c2VjcmV0"; credential-type="password"`;
+    platform.iceLinks = [turn(OPTIONS_USER)];
+    platform.sessionIceLinks = [turn(SESSION_USER)];
+  }
+
+  it('the watch page asks OPTIONS first, creates its peer connection with those servers, then keeps the 201 ones', async () => {
+    offerLinks();
+    const start = platform.requests.length;
+    await openRecordingPage('/watch/live');
+    await waitForPlayerState('playing');
+    const methods = platform.requests
+      .slice(start)
+      .filter((r) => r.path === '/whep/live')
+      .map((r) => r.method);
+    expect(methods.slice(0, 2)).toEqual(['OPTIONS', 'POST']);
+    const servers = await peerIceServers();
+    expect(servers.created).toEqual([
+      { urls: [turnUrl], username: OPTIONS_USER, credential: 'c2VjcmV0' },
+    ]);
+    // For an ICE restart: the credentials issued for this session.
+    expect(servers.now).toEqual([
+      { urls: [turnUrl], username: SESSION_USER, credential: 'c2VjcmV0' },
+    ]);
+    expect(problems).toEqual([]);
+  });
+
+  it('the publish page asks OPTIONS with the stream key and uses the servers it gets', async () => {
+    offerLinks();
+    const start = platform.requests.length;
+    await openRecordingPage(`/publish?key=${GOOD_KEY}`);
+    await page.locator('#go-live').click();
+    await waitForPublisherState(page, 'live');
+    const options = platform.requests
+      .slice(start)
+      .find((r) => r.method === 'OPTIONS' && r.path === '/whip');
+    expect(options?.authorization).toBe(`Bearer ${GOOD_KEY}`);
+    const servers = await peerIceServers();
+    expect(servers.created).toEqual([
+      { urls: [turnUrl], username: OPTIONS_USER, credential: 'c2VjcmV0' },
+    ]);
+    expect(servers.now).toEqual([
+      { urls: [turnUrl], username: SESSION_USER, credential: 'c2VjcmV0' },
+    ]);
+    await page.locator('#stop').click();
+    await waitForPublisherState(page, 'stopped', 5_000);
+    expect(problems).toEqual([]);
+  });
+
+  it('plays without ICE servers when there are none', async () => {
+    await openRecordingPage('/watch/live');
+    await waitForPlayerState('playing');
+    expect((await peerIceServers()).created).toEqual([]);
   });
 });

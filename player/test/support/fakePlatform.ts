@@ -6,6 +6,8 @@
  *   `live` is true; any other id (or `live` while not live) -> 409 + `Retry-After: 1`.
  * - `POST /whip` with `Bearer good-key` -> 201 with a real answer; other keys -> 401.
  * - `DELETE` of a session URL closes its peer and is recorded.
+ * - `OPTIONS /whep/:id` and `OPTIONS /whip` answer 200 with `iceLinks` as `Link` (none by
+ *   default; for `/whip` only with the good key), and so does each 201, with `sessionIceLinks`.
  */
 import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
@@ -31,6 +33,9 @@ export interface FakePlatform {
   requests: RecordedRequest[];
   /** Whether `POST /whep/live` answers 201 (true) or 409 (false). */
   live: boolean;
+  /** `Link` values of the OPTIONS answers (ICE servers), and of the 201s. Default none. */
+  iceLinks: string[];
+  sessionIceLinks: string[];
   /** Open fake peers by session path. */
   sessions: Map<string, FakePeer>;
   /** Closes every open peer, as a server does when the publisher leaves. */
@@ -57,6 +62,8 @@ export async function startFakePlatform(options: { distDir?: string } = {}): Pro
     baseUrl,
     requests: [],
     live: true,
+    iceLinks: [],
+    sessionIceLinks: [],
     sessions: new Map(),
     dropSessions() {
       for (const peer of platform.sessions.values()) peer.close();
@@ -73,6 +80,14 @@ export async function startFakePlatform(options: { distDir?: string } = {}): Pro
   app.use('/whip', record);
   app.use('/whip/*', record);
   app.route('/', createPlayerRoutes({ publicUrl: baseUrl, ...options }));
+
+  const links = (values: string[]): Record<string, string> =>
+    values.length > 0 ? { Link: values.join(',') } : {};
+  app.options('/whep/:id', (c) => c.body(null, 200, links(platform.iceLinks)));
+  app.options('/whip', (c) => {
+    const granted = c.req.header('authorization') === `Bearer ${GOOD_KEY}`;
+    return c.body(null, 200, links(granted ? platform.iceLinks : []));
+  });
 
   app.post('/whep/:id', async (c) => {
     if (c.req.header('content-type') !== 'application/sdp') return c.text('want SDP', 415);
@@ -92,7 +107,11 @@ export async function startFakePlatform(options: { distDir?: string } = {}): Pro
     const path = `/whep/sessions/${nextSession++}`;
     platform.sessions.set(path, peer);
     // Relative on purpose: the client must resolve it against the endpoint (R.4).
-    return c.body(peer.answer, 201, { 'Content-Type': 'application/sdp', Location: path });
+    return c.body(peer.answer, 201, {
+      'Content-Type': 'application/sdp',
+      Location: path,
+      ...links(platform.sessionIceLinks),
+    });
   });
 
   app.post('/whip', async (c) => {
@@ -108,6 +127,7 @@ export async function startFakePlatform(options: { distDir?: string } = {}): Pro
     return c.body(peer.answer, 201, {
       'Content-Type': 'application/sdp',
       Location: `${baseUrl}${path}`,
+      ...links(platform.sessionIceLinks),
     });
   });
 

@@ -523,10 +523,16 @@ describe('D. STUN/TURN Link headers', () => {
 
   it('D1 (MUST): each ice-server Link is <stun:|stuns:|turn:|turns: URI>; rel="ice-server" (201 and OPTIONS)', async () => {
     const stream = await t.createStream('conformance');
-    const options = await rawRequest(stream.whipUrl, { method: 'OPTIONS' });
-    for (const response of [await rawPublish(), options]) {
+    const options = await rawRequest(stream.whipUrl, {
+      method: 'OPTIONS',
+      headers: bearer(stream.streamKey),
+    });
+    // TURN servers only for a caller with the key (server/test/integration/turn.test.ts).
+    const anonymous = await rawRequest(stream.whipUrl, { method: 'OPTIONS' });
+    for (const response of [await rawPublish(), options, anonymous]) {
       const links = linksOf(response);
-      expect(links.map((l) => l.uri)).toEqual([STUN_URL, TURN_URL]);
+      const expected = response === anonymous ? [STUN_URL] : [STUN_URL, TURN_URL];
+      expect(links.map((l) => l.uri)).toEqual(expected);
       for (const link of links) {
         expect(link.params.rel).toBe('ice-server');
         expect(link.uri).toMatch(/^(stuns?|turns?):[^\s?<>]+(\?transport=(udp|tcp))?$/);
