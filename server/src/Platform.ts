@@ -305,6 +305,7 @@ export class Platform {
       directory: this.streams,
       auth: this.auth,
       notLiveRetryAfterSeconds: this.config.edge.notLiveRetryAfterSeconds,
+      freshMs: Math.round(this.config.cluster.heartbeatMs * 1.5) + 250,
     });
     return createFrontDoorRoutes({ frontDoor, iceServers: this.config.iceServers, whip, whep });
   }

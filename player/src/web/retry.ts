@@ -33,7 +33,10 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = {
   maxRetryAfterMs: 60_000,
   defaultRetryAfterMs: 2_000,
   disconnectedGraceMs: 3_000,
-  stallTimeoutMs: 4_000,
+  // Short: a stream carries audio and video packets many times a second, and in a cluster a
+  // dead edge should cost its viewers as little picture as possible (they come back through
+  // the front door on another edge).
+  stallTimeoutMs: 2_000,
   firstMediaTimeoutMs: 10_000,
   iceGatheringTimeoutMs: 1_000,
 };

@@ -125,7 +125,7 @@ class WatchController implements WispPlayerApi {
     client.pc.addEventListener('connectionstatechange', () => {
       if (this.#client === client) this.#onConnectionState(client.pc.connectionState);
     });
-    this.#watchdog = setInterval(() => this.#checkProgress(client), 1000);
+    this.#watchdog = setInterval(() => this.#checkProgress(client), 250);
     this.#video.srcObject = client.stream;
     this.#play();
   }
