@@ -13,6 +13,7 @@
  * Only nodes the registry saw within their TTL are candidates; none -> 503 + Retry-After.
  */
 import {
+  AppError,
   ConflictError,
   NotFoundError,
   ServiceUnavailableError,
@@ -52,7 +53,27 @@ export class FrontDoor {
   }
 
   /** Where a publisher with `key` goes: an absolute URL with a publish ticket. */
-  async publishTarget(key: string | undefined): Promise<string> {
+  publishTarget(key: string | undefined): Promise<string> {
+    return this.#registry(() => this.#publishTarget(key));
+  }
+
+  /** Where a viewer of `streamId` goes: an absolute URL with a view ticket. */
+  viewTarget(streamId: string): Promise<string> {
+    return this.#registry(() => this.#viewTarget(streamId));
+  }
+
+  /** Redis unreachable (restarting): 503 with Retry-After, not a 500. */
+  async #registry<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      if (error instanceof AppError) throw error;
+      this.#log.warn({ err: error }, 'registry unavailable');
+      throw this.#unavailable('the cluster registry is unavailable, retry shortly');
+    }
+  }
+
+  async #publishTarget(key: string | undefined): Promise<string> {
     if (!key) throw new UnauthorizedError('a stream key is required as the Bearer token');
     const streamId = await this.#options.keys.resolveStreamKey(key);
     if (!streamId) throw new UnauthorizedError('invalid stream key', true);
@@ -78,8 +99,7 @@ export class FrontDoor {
     return this.#options.directory.streamExists(streamId);
   }
 
-  /** Where a viewer of `streamId` goes: an absolute URL with a view ticket. */
-  async viewTarget(streamId: string): Promise<string> {
+  async #viewTarget(streamId: string): Promise<string> {
     const { nodes, streams, auth, directory } = this.#options;
     if (!(await directory.streamExists(streamId))) throw new NotFoundError('no such stream');
     const owner = await streams.owner(streamId);
