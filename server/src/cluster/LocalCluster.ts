@@ -28,6 +28,8 @@ export interface LocalNodeSpec {
   host?: string;
   /** Command prefix, e.g. `['ip', 'netns', 'exec', 'ns1']`. */
   wrap?: string[];
+  /** HTTP port (default any free one). */
+  port?: number;
 }
 
 export interface LocalClusterOptions {
@@ -95,8 +97,9 @@ export class LocalCluster {
     const host = options.host ?? '127.0.0.1';
     const dataDir = await mkdtemp(path.join(os.tmpdir(), 'wisp-cluster-'));
     const redis = await LocalRedis.start(options.redisHost ?? host, path.join(dataDir, 'redis'));
-    const frontPort = options.port ?? (await freePort(host));
     const frontHost = options.nodes?.front?.host ?? host;
+    const frontPort =
+      options.port ?? (await freePort(options.nodes?.front?.wrap ? '127.0.0.1' : frontHost));
     const cluster = new LocalCluster(options, redis, `http://${frontHost}:${frontPort}`, dataDir);
     try {
       const specs: LocalNodeSpec[] = [{ kind: 'front', id: 'front' }];
@@ -126,7 +129,8 @@ export class LocalCluster {
   /** Starts one node process and waits until its /healthz answers. */
   async startNode(spec: LocalNodeSpec, port?: number): Promise<LocalNode> {
     const host = spec.host ?? this.#options.host ?? '127.0.0.1';
-    const nodePort = port ?? (await freePort(host));
+    // A node in another network namespace can't be probed from here: any port is free there.
+    const nodePort = port ?? spec.port ?? (await freePort(spec.wrap ? '127.0.0.1' : host));
     const url = `http://${host}:${nodePort}`;
     const env: Record<string, string> = {
       ...pickEnv(process.env),
