@@ -464,7 +464,6 @@ async function createMedia(parts: {
             },
           },
           pipe: { ...pipe, srtp: config.cluster.pipeSrtp },
-          keyframeRequestDelayMs: config.session.keyframeRequestDelayMs,
           lingerMs: config.edge.lingerMs,
         });
       }

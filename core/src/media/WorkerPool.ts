@@ -120,6 +120,25 @@ function assertPatched(): void {
   }
 }
 
+type SignalListener = (...args: unknown[]) => void;
+
+function signalListeners(): Map<NodeJS.Signals, SignalListener[]> {
+  return new Map(
+    (['SIGINT', 'SIGTERM'] as const).map((signal) => [
+      signal,
+      process.listeners(signal) as SignalListener[],
+    ]),
+  );
+}
+
+function removeNewSignalListeners(before: Map<NodeJS.Signals, SignalListener[]>): void {
+  for (const [signal, listeners] of before) {
+    for (const listener of process.listeners(signal) as SignalListener[]) {
+      if (!listeners.includes(listener)) process.removeListener(signal, listener);
+    }
+  }
+}
+
 /** Starts a worker and reads the library versions it logs at start (debug level, tag info). */
 async function createWorkerReportingLibraries(
   settings: ms.WorkerSettings,
@@ -180,6 +199,7 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
           rtcMaxPort: config.rtcMaxPort,
         };
         let worker: ms.Worker;
+        const before = signalListeners();
         if (index === 0) {
           ({ worker, libraries } = await createWorkerReportingLibraries(
             settings,
@@ -188,6 +208,10 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
         } else {
           worker = await mediasoup.createWorker(settings);
         }
+        // mediasoup 3.27 closes every worker on SIGINT/SIGTERM by itself. The process decides
+        // what a signal means (a cluster node drains on SIGTERM and keeps serving meanwhile),
+        // and closes the pool when it is done: take mediasoup's listeners off again.
+        removeNewSignalListeners(before);
         const entry: PooledWorker = { worker, index, load: 0, routers: 0, webRtcServer: undefined };
         workers.push(entry);
         if (config.portMode === 'server') {

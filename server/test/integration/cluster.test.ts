@@ -4,7 +4,7 @@
  * and follow its redirects; media crosses real PipeTransports between the processes.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { WrtcPublisher, WrtcViewer } from '@wisp/loadtest';
+import { NdcViewer, ObsLikePublisher, WrtcPublisher, WrtcViewer } from '@wisp/loadtest';
 import type { StreamView } from '@wisp/core';
 import { LocalCluster } from '../../src/cluster/LocalCluster.ts';
 
@@ -59,7 +59,11 @@ async function view(whepUrl: string): Promise<WrtcViewer> {
 describe('cluster: front door, ingest and edges in separate processes', () => {
   let cluster: LocalCluster;
   beforeAll(async () => {
-    cluster = await LocalCluster.start({ edges: 2, output: 'collect' });
+    cluster = await LocalCluster.start({
+      edges: 2,
+      output: 'collect',
+      env: { LOG_LEVEL: 'info' },
+    });
   });
   afterAll(async () => {
     await cluster?.stop();
@@ -98,6 +102,36 @@ describe('cluster: front door, ingest and edges in separate processes', () => {
     await expect
       .poll(async () => (await getStream(cluster, stream.id)).live, { timeout: 5000 })
       .toBe(false);
+  });
+
+  it('carries every simulcast layer of an OBS-like publisher across the pipe', async () => {
+    const stream = await createStream(cluster, 'simulcast');
+    const publisher = await ObsLikePublisher.start({
+      whipUrl: stream.whipUrl,
+      streamKey: stream.streamKey,
+      simulcastLayers: 3,
+      videoBitrateKbps: 1500,
+    });
+    closers.push(() => publisher.close());
+    await publisher.waitConnected(15_000);
+    let viewer: NdcViewer | undefined;
+    for (let i = 0; !viewer && i < 50; i++) {
+      viewer = await NdcViewer.start({ whepUrl: stream.whepUrl }).catch(async () => {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        return undefined;
+      });
+    }
+    closers.push(() => viewer?.close());
+    await viewer!.waitForPackets('video', 50, 15_000);
+    const edge = ['edge-1', 'edge-2'].find((id) =>
+      cluster.node(id).output().includes(`"streamId":"${stream.id}"`),
+    )!;
+    const pulled = cluster
+      .node(edge)
+      .output()
+      .split('\n')
+      .find((line) => line.includes('"stream pulled"') && line.includes(stream.id))!;
+    expect(JSON.parse(pulled).encodings).toEqual({ audio: 1, video: 3 });
   });
 
   it('refuses internal calls without the cluster secret, and forged or foreign tickets', async () => {
@@ -165,5 +199,55 @@ describe('cluster with a relay tier: ingest -> relay -> edge', () => {
           expect.objectContaining({ node: 'edge-1', parent: 'relay-1' }),
         ]),
       );
+  });
+});
+
+describe('draining a node with SIGTERM', () => {
+  let cluster: LocalCluster;
+  beforeAll(async () => {
+    cluster = await LocalCluster.start({
+      edges: 2,
+      output: 'collect',
+      env: { DRAIN_TIMEOUT_MS: '20000' },
+    });
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  it('takes no new viewers, keeps its own, and exits once they have left', async () => {
+    const stream = await createStream(cluster);
+    await publish(stream);
+    const first = await view(stream.whepUrl);
+    await first.waitForFrames(5, 15_000);
+    const drained = ['edge-1', 'edge-2'].find((id) =>
+      first.location?.startsWith(`${cluster.node(id).url}/`),
+    )!;
+    const other = drained === 'edge-1' ? 'edge-2' : 'edge-1';
+    const node = cluster.node(drained);
+    node.process.kill('SIGTERM');
+    await expect
+      .poll(async () => (await cluster.listNodes()).find((n) => n.id === drained)?.state, {
+        timeout: 5000,
+      })
+      .toBe('draining');
+    // New viewers go elsewhere; the node itself refuses them; its viewer keeps playing.
+    const second = await view(stream.whepUrl);
+    await second.waitForFrames(5, 15_000);
+    expect(second.location?.startsWith(`${cluster.node(other).url}/`)).toBe(true);
+    const direct = await fetch(`${node.url}/whep/${stream.id}`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/sdp' },
+      body: 'v=0\r\n',
+    });
+    expect(direct.status).toBe(503);
+    const frames = first.framesDecoded;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    expect(first.framesDecoded).toBeGreaterThan(frames);
+    expect(node.process.exitCode).toBe(null);
+    await first.close();
+    const exitedIn = Date.now();
+    expect(await node.exited).toBe(0);
+    expect(Date.now() - exitedIn).toBeLessThan(5000);
   });
 });
