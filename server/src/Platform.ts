@@ -293,6 +293,7 @@ export class Platform {
       auth: this.auth,
       pipes: media.pipes,
       mediaStatus: (id) => media.ingest?.mediaStatus(id),
+      dump: () => media.pool.dump(),
       maxJsonBytes: this.config.http.maxJsonBytes,
     });
   }

@@ -9,6 +9,8 @@
  *   puller drops it (a killed edge leaks no pipe).
  * - `DELETE /internal/pipes/:pipeId` -> 204
  * - `GET /internal/streams/:id/media` -> StreamMediaView (404 if not live here)
+ * - `GET /internal/dump` -> `{workers: [{pid, routerIds}]}`, mediasoup's own dump of this
+ *   node's workers (what tests and operators check for leaks)
  */
 import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
@@ -49,6 +51,7 @@ export interface InternalRoutesOptions {
   auth: ClusterAuth;
   pipes: PipeServer;
   mediaStatus?: (streamId: string) => StreamMediaView | undefined;
+  dump?: () => Promise<{ pid: number; routerIds: string[] }[]>;
   maxJsonBytes: number;
   /** Heartbeat period of the events channel. Default 2000 ms. */
   pingMs?: number;
@@ -112,6 +115,7 @@ export function createInternalRoutes(options: InternalRoutesOptions): Hono {
     if (!status) throw new NotFoundError('the stream is not live on this node');
     return c.json(status);
   });
+  app.get('/internal/dump', async (c) => c.json({ workers: (await options.dump?.()) ?? [] }));
   app.all('/internal/*', () => {
     throw new NotFoundError('no such internal endpoint');
   });

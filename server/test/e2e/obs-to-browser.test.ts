@@ -29,7 +29,10 @@ afterAll(async () => {
   await t?.stop();
 });
 
-describe('OBS-like publisher -> browser player', () => {
+// Known flake, under investigation: in 3 of about 10 full-suite runs on 2026-12-01 (never when
+// the file ran alone, with or without CPU load) the simulcast case's video froze after 3-5
+// decoded frames while audio played on. One retry, so a real regression still fails twice.
+describe('OBS-like publisher -> browser player', { retry: 1 }, () => {
   it.each([
     ['single layer', undefined],
     ['OBS 32 simulcast, 3 layers', 3],

@@ -7,7 +7,7 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WrtcPublisher, WrtcViewer } from '@wisp/loadtest';
-import type { StreamView } from '@wisp/core';
+import { ClusterAuth, type StreamView } from '@wisp/core';
 import { launchChromium } from '../../../player/test/support/browser.ts';
 import { waitForPlayerState } from '../../../player/test/support/pages.ts';
 import { LocalCluster } from '../../src/cluster/LocalCluster.ts';
@@ -60,15 +60,15 @@ async function view(whepUrl: string): Promise<WrtcViewer> {
   }
 }
 
-/** mediasoup routers and transports a node's workers hold (its /healthz). */
-async function mediaObjects(url: string): Promise<{ routers: number; transports: number }> {
-  const health = (await (await fetch(`${url}/healthz`)).json()) as {
-    workers: { routers: number; transports: number }[];
-  };
-  return health.workers.reduce(
-    (sum, w) => ({ routers: sum.routers + w.routers, transports: sum.transports + w.transports }),
-    { routers: 0, transports: 0 },
-  );
+/** Routers a node's mediasoup workers hold, from mediasoup's own dump (internal API). */
+async function routerIds(cluster: LocalCluster, url: string): Promise<string[]> {
+  const auth = new ClusterAuth({ secret: cluster.secret, ticketTtlMs: 30_000 });
+  const response = await fetch(`${url}/internal/dump`, {
+    headers: { Authorization: `Bearer ${await auth.internalToken('test')}` },
+  });
+  expect(response.status).toBe(200);
+  const { workers } = (await response.json()) as { workers: { routerIds: string[] }[] };
+  return workers.flatMap((w) => w.routerIds);
 }
 
 describe('an edge dies under its viewers', () => {
@@ -238,9 +238,8 @@ describe('the ingest dies, and Redis restarts', () => {
       .toBe(false);
     const offlineMs = Date.now() - killed;
     for (const url of edges) {
-      await expect
-        .poll(() => mediaObjects(url), { timeout: 5000 })
-        .toEqual({ routers: 0, transports: 0 });
+      // No router left means no pipe, fan-out or viewer transport either (they live in one).
+      await expect.poll(() => routerIds(cluster, url), { timeout: 5000 }).toEqual([]);
     }
     console.info(`ingest kill: offline in the API after ${offlineMs} ms; edges empty`);
     // Viewers wait: the front door says not live (409) while the stream is away.

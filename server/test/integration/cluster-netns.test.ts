@@ -75,6 +75,9 @@ describe.skipIf(!available)('cluster across network namespaces', () => {
     );
     const { publisher, viewer } = await liveStream(cluster);
     await viewer.waitForFrames(20, 20_000);
+    console.info(
+      `netns: first frame ${viewer.timeToFirstFrameMs?.toFixed(0)} ms after the WHEP POST`,
+    );
     // Each side was told to reach its own node's address, nothing else.
     expect(publisher.answerSdp).toContain(` ${net.host('ingest').ip} `);
     expect(publisher.answerSdp).not.toContain(` ${net.host('edge').ip} `);
@@ -103,6 +106,9 @@ describe.skipIf(!available)('cluster across network namespaces', () => {
     );
     const { viewer } = await liveStream(cluster);
     await viewer.waitForFrames(10, 20_000);
+    console.info(
+      `lossy link: first frame ${viewer.timeToFirstFrameMs?.toFixed(0)} ms after the WHEP POST`,
+    );
     const before = (await viewer.inboundRtpStats()).video!;
     await new Promise((resolve) => setTimeout(resolve, 10_000));
     const after = (await viewer.inboundRtpStats()).video!;

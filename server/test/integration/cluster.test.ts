@@ -7,6 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { NdcViewer, ObsLikePublisher, WrtcPublisher, WrtcViewer } from '@wisp/loadtest';
 import type { StreamView } from '@wisp/core';
 import { LocalCluster } from '../../src/cluster/LocalCluster.ts';
+import { sdpFixture } from '../support/fixtures.ts';
 
 interface Created extends StreamView {
   streamKey: string;
@@ -173,6 +174,20 @@ describe('cluster: front door, ingest and edges in separate processes', () => {
       redirect: 'manual',
     });
     expect(badKey.status).toBe(401);
+    // Node's fetch follows the 307 itself and drops Authorization on the way to the other
+    // origin: the ticket in the Location is what lets the publish through.
+    const followed = await fetch(`${cluster.frontDoor}/whip`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${stream.streamKey}`, 'Content-Type': 'application/sdp' },
+      body: sdpFixture('f2-browser'),
+    });
+    expect(followed.status).toBe(201);
+    expect(followed.url.startsWith(`${ingest}/whip?t=`)).toBe(true);
+    expect(followed.headers.get('location')!.startsWith(`${ingest}/whip/`)).toBe(true);
+    await fetch(followed.headers.get('location')!, {
+      method: 'DELETE',
+      headers: { Authorization: `Bearer ${stream.streamKey}` },
+    });
   });
 });
 
