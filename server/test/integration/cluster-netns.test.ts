@@ -8,6 +8,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { WrtcPublisher, WrtcViewer } from '@wisp/loadtest';
+import { measureLatency } from '../../../loadtest/src/latency/probe.ts';
 import type { StreamView } from '@wisp/core';
 import { LocalCluster, freePort } from '../../src/cluster/LocalCluster.ts';
 import { createNetwork, netnsAvailable, type Network } from '../support/netns.ts';
@@ -86,6 +87,34 @@ describe.skipIf(!available)('cluster across network namespaces', () => {
     const pulled = cluster.node('edge-1').output();
     expect(pulled).toMatch(/"msg":"stream pulled"/);
     expect(pulled).toMatch(/"srtp":true/);
+
+    // Glass-to-glass through this cluster (publisher and viewer in the root namespace, the
+    // stream ingest -> edge across the bridge), measured by the latency probe.
+    const latency = await measureLatency({
+      path: 'edge',
+      durationMs: 5000,
+      startPlatform: () =>
+        Promise.resolve({
+          async createStream(name: string) {
+            const response = await cluster.api('/api/streams', {
+              method: 'POST',
+              headers: { 'Content-Type': 'application/json' },
+              body: JSON.stringify({ name }),
+            });
+            return (await response.json()) as {
+              whipUrl: string;
+              whepUrl: string;
+              streamKey: string;
+            };
+          },
+          stop: () => Promise.resolve(),
+        }),
+    });
+    console.info(
+      `netns latency: p50 ${latency.summary.p50.toFixed(1)} ms, p95 ${latency.summary.p95.toFixed(1)} ms over ${latency.summary.count} frames`,
+    );
+    expect(latency.summary.count).toBeGreaterThan(50);
+    expect(latency.summary.p50).toBeLessThan(500);
   });
 
   it('20 ms delay and 1 % loss on the ingest-edge link: the viewer decodes without visible loss', async () => {
