@@ -6,59 +6,14 @@
  */
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { WrtcPublisher, WrtcViewer } from '@wisp/loadtest';
-import { ClusterAuth, type StreamView } from '@wisp/core';
+import { WrtcPublisher } from '@wisp/loadtest';
+import { ClusterAuth } from '@wisp/core';
 import { launchChromium } from '../../../player/test/support/browser.ts';
 import { waitForPlayerState } from '../../../player/test/support/pages.ts';
 import { LocalCluster } from '../../src/cluster/LocalCluster.ts';
+import { closeAll, closers, createStream, getStream, publish, view } from '../support/cluster.ts';
 
-interface Created extends StreamView {
-  streamKey: string;
-}
-
-const closers: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const close of closers.splice(0).reverse())
-    await Promise.resolve(close()).catch(() => undefined);
-});
-
-async function createStream(cluster: LocalCluster): Promise<Created> {
-  const response = await cluster.api('/api/streams', {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ name: 'failure' }),
-  });
-  expect(response.status).toBe(201);
-  return (await response.json()) as Created;
-}
-
-async function getStream(cluster: LocalCluster, id: string): Promise<StreamView> {
-  return (await (await cluster.api(`/api/streams/${id}`)).json()) as StreamView;
-}
-
-async function publish(stream: Created): Promise<WrtcPublisher> {
-  const publisher = await WrtcPublisher.start({
-    whipUrl: stream.whipUrl,
-    streamKey: stream.streamKey,
-  });
-  closers.push(() => publisher.close());
-  await publisher.waitConnected(10_000);
-  return publisher;
-}
-
-async function view(whepUrl: string): Promise<WrtcViewer> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    try {
-      const viewer = await WrtcViewer.start({ whepUrl });
-      closers.push(() => viewer.close());
-      return viewer;
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-  }
-}
+afterEach(closeAll);
 
 /** Routers a node's mediasoup workers hold, from mediasoup's own dump (internal API). */
 async function routerIds(cluster: LocalCluster, url: string): Promise<string[]> {

@@ -4,58 +4,12 @@
  * and follow its redirects; media crosses real PipeTransports between the processes.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { NdcViewer, ObsLikePublisher, WrtcPublisher, WrtcViewer } from '@wisp/loadtest';
-import type { StreamView } from '@wisp/core';
+import { NdcViewer, ObsLikePublisher } from '@wisp/loadtest';
 import { LocalCluster } from '../../src/cluster/LocalCluster.ts';
+import { closeAll, closers, createStream, getStream, publish, view } from '../support/cluster.ts';
 import { sdpFixture } from '../support/fixtures.ts';
 
-interface Created extends StreamView {
-  streamKey: string;
-}
-
-async function createStream(cluster: LocalCluster, name = 'cluster'): Promise<Created> {
-  const response = await cluster.api('/api/streams', {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ name }),
-  });
-  expect(response.status).toBe(201);
-  return (await response.json()) as Created;
-}
-
-async function getStream(cluster: LocalCluster, id: string): Promise<StreamView> {
-  return (await (await cluster.api(`/api/streams/${id}`)).json()) as StreamView;
-}
-
-const closers: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const close of closers.splice(0).reverse()) await close();
-});
-
-async function publish(stream: Created): Promise<WrtcPublisher> {
-  const publisher = await WrtcPublisher.start({
-    whipUrl: stream.whipUrl,
-    streamKey: stream.streamKey,
-  });
-  closers.push(() => publisher.close());
-  await publisher.waitConnected(10_000);
-  return publisher;
-}
-
-async function view(whepUrl: string): Promise<WrtcViewer> {
-  // The stream turns live in the registry a moment after the publisher connects.
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    try {
-      const viewer = await WrtcViewer.start({ whepUrl });
-      closers.push(() => viewer.close());
-      return viewer;
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-  }
-}
+afterEach(closeAll);
 
 describe('cluster: front door, ingest and edges in separate processes', () => {
   let cluster: LocalCluster;
