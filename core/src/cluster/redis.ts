@@ -24,27 +24,22 @@
  * heartbeat or claim never drops a live entry. lastSeen and copy expiry use the local clock
  * (`Date.now()`, nodes are NTP-synced); key TTLs are Redis's own.
  */
-import { Redis, type RedisOptions } from 'ioredis';
+import { Redis } from 'ioredis';
 import { createLogger, type Logger } from '../logger.ts';
 import { isControlEvent, type ControlBus, type ControlEvent } from './ControlBus.ts';
 import { compareIds, deliver } from './embedded.ts';
+import {
+  connectRedis,
+  maskRedisUrl,
+  type RedisConnectionOptions,
+} from '../store/redisConnection.ts';
 import { assertClusterId, assertTtlMs } from './NodeRegistry.ts';
 import type { NodeRecord, NodeRegistry, NodeRole } from './NodeRegistry.ts';
 import type { StreamCopy, StreamOwner, StreamRegistry } from './StreamRegistry.ts';
 
-export interface RedisClusterOptions {
-  /** `redis://[user:password@]host:port[/db]` (or `rediss://` for TLS). */
-  url: string;
+export interface RedisClusterOptions extends RedisConnectionOptions {
   /** Prefix of every key and of the channel, e.g. `wisp:`. */
   prefix: string;
-  /** Give up connecting (at create and on each reconnect attempt) after this long. Default 5000. */
-  connectTimeoutMs?: number;
-  /** Fail a command that got no reply after this long. Default 5000. */
-  commandTimeoutMs?: number;
-  /** Reconnect attempts a queued command waits through before it fails. Default 3. */
-  maxRetriesPerRequest?: number;
-  /** Upper bound of the delay between reconnect attempts. Default 2000. */
-  maxReconnectDelayMs?: number;
 }
 
 /** KEYS: node key, nodes zset. ARGV: id. Drops the index entry if the node key is gone. */
@@ -416,13 +411,17 @@ export interface RedisCluster {
  * commands fail after `maxRetriesPerRequest` attempts.
  */
 export async function connectRedisCluster(options: RedisClusterOptions): Promise<RedisCluster> {
-  const url = maskUrl(options.url);
+  const url = maskRedisUrl(options.url);
   const log = createLogger('RedisCluster', { url, prefix: options.prefix });
-  const redis = await open((redisOptions) => new Redis(options.url, redisOptions), options, log);
+  const redis = await connectRedis(
+    (redisOptions) => new Redis(options.url, redisOptions),
+    options,
+    log,
+  );
   let subscriber: Redis | undefined;
   let bus: RedisControlBus;
   try {
-    subscriber = await open((redisOptions) => redis.duplicate(redisOptions), options, log);
+    subscriber = await connectRedis((redisOptions) => redis.duplicate(redisOptions), options, log);
     bus = await RedisControlBus.create(redis, subscriber, options.prefix);
   } catch (error) {
     subscriber?.disconnect();
@@ -445,48 +444,6 @@ export async function connectRedisCluster(options: RedisClusterOptions): Promise
       return closing;
     },
   };
-}
-
-/**
- * Creates a client with `create` (a new one or a duplicate) and connects it, with the
- * connection options of RedisStateStore; rejects with a clear, credential-free error.
- */
-async function open(
-  create: (options: RedisOptions) => Redis,
-  options: RedisClusterOptions,
-  log: Logger,
-): Promise<Redis> {
-  const maxReconnectDelayMs = options.maxReconnectDelayMs ?? 2000;
-  let connected = false;
-  let lastError: Error | undefined;
-  const redis = create({
-    lazyConnect: true,
-    connectTimeout: options.connectTimeoutMs ?? 5000,
-    commandTimeout: options.commandTimeoutMs ?? 5000,
-    maxRetriesPerRequest: options.maxRetriesPerRequest ?? 3,
-    // A write in flight when the connection drops must fail, not run twice after reconnect.
-    autoResendUnfulfilledCommands: false,
-    retryStrategy: (attempt) => (connected ? Math.min(attempt * 200, maxReconnectDelayMs) : null),
-  });
-  redis.on('error', (error: Error) => {
-    lastError = error;
-    if (connected) log.warn({ err: error }, 'redis connection error');
-  });
-  redis.on('ready', () => {
-    if (connected) log.info('redis connection restored');
-  });
-  try {
-    await redis.connect();
-  } catch (error) {
-    redis.disconnect();
-    // The rejection only says the connection closed; the error event before it says why.
-    const reason = lastError?.message ?? (error as Error).message;
-    throw new Error(`cannot connect to Redis at ${maskUrl(options.url)}: ${reason}`, {
-      cause: error,
-    });
-  }
-  connected = true;
-  return redis;
 }
 
 async function quit(redis: Redis): Promise<void> {
@@ -513,9 +470,4 @@ function parseJson(raw: string): unknown {
   } catch {
     return undefined;
   }
-}
-
-/** The URL with any credentials masked, for logs and error messages. */
-function maskUrl(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, '//***@');
 }

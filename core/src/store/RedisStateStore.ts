@@ -15,21 +15,12 @@ import { Redis } from 'ioredis';
 import { ConflictError, InvalidStateError } from '../errors.ts';
 import { createLogger, type Logger } from '../logger.ts';
 import type { StateStore, StreamRecord } from './StateStore.ts';
+import { connectRedis, maskRedisUrl, type RedisConnectionOptions } from './redisConnection.ts';
 import { assertStreamRecord, timestampMs, toStreamRecord } from './records.ts';
 
-export interface RedisStateStoreOptions {
-  /** `redis://[user:password@]host:port[/db]` (or `rediss://` for TLS). */
-  url: string;
+export interface RedisStateStoreOptions extends RedisConnectionOptions {
   /** Prefix of every key, e.g. `wisp:`. */
   prefix: string;
-  /** Give up connecting (at create and on each reconnect attempt) after this long. Default 5000. */
-  connectTimeoutMs?: number;
-  /** Fail a command that got no reply after this long. Default 5000. */
-  commandTimeoutMs?: number;
-  /** Reconnect attempts a queued command waits through before it fails. Default 3. */
-  maxRetriesPerRequest?: number;
-  /** Upper bound of the delay between reconnect attempts. Default 2000. */
-  maxReconnectDelayMs?: number;
 }
 
 /** KEYS: stream hash, key index entry, streams zset. ARGV: id, name, keyHash, createdAt, updatedAt, score. */
@@ -79,11 +70,6 @@ interface ScriptCommands {
 
 type ScriptedRedis = Redis & ScriptCommands;
 
-/** The URL with any credentials masked, for logs and error messages. */
-function maskUrl(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, '//***@');
-}
-
 export class RedisStateStore implements StateStore {
   readonly #redis: ScriptedRedis;
   readonly #prefix: string;
@@ -102,34 +88,15 @@ export class RedisStateStore implements StateStore {
    * capped backoff and commands fail after `maxRetriesPerRequest` attempts.
    */
   static async create(options: RedisStateStoreOptions): Promise<RedisStateStore> {
-    const connectTimeout = options.connectTimeoutMs ?? 5000;
-    const maxReconnectDelayMs = options.maxReconnectDelayMs ?? 2000;
-    let connected = false;
-    let lastError: Error | undefined;
-    const redis = new Redis(options.url, {
-      lazyConnect: true,
-      connectTimeout,
-      commandTimeout: options.commandTimeoutMs ?? 5000,
-      maxRetriesPerRequest: options.maxRetriesPerRequest ?? 3,
-      // A write in flight when the connection drops must fail, not run twice after reconnect.
-      autoResendUnfulfilledCommands: false,
-      retryStrategy: (attempt) => (connected ? Math.min(attempt * 200, maxReconnectDelayMs) : null),
-    }) as ScriptedRedis;
-    const url = maskUrl(options.url);
-    const log = createLogger('RedisStateStore', { url, prefix: options.prefix });
-    redis.on('error', (error: Error) => {
-      lastError = error;
-      if (connected) log.warn({ err: error }, 'redis connection error');
+    const log = createLogger('RedisStateStore', {
+      url: maskRedisUrl(options.url),
+      prefix: options.prefix,
     });
-    try {
-      await redis.connect();
-    } catch (error) {
-      redis.disconnect();
-      // The rejection only says the connection closed; the error event before it says why.
-      const reason = lastError?.message ?? (error as Error).message;
-      throw new Error(`cannot connect to Redis at ${url}: ${reason}`, { cause: error });
-    }
-    connected = true;
+    const redis = (await connectRedis(
+      (redisOptions) => new Redis(options.url, redisOptions),
+      options,
+      log,
+    )) as ScriptedRedis;
     redis.defineCommand('wispCreateStream', { numberOfKeys: 3, lua: CREATE_STREAM });
     redis.defineCommand('wispRotateStreamKey', { numberOfKeys: 2, lua: ROTATE_STREAM_KEY });
     redis.defineCommand('wispDeleteStream', { numberOfKeys: 2, lua: DELETE_STREAM });
