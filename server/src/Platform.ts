@@ -26,7 +26,7 @@ import {
   type StateStore,
   type StreamMediaView,
 } from '@wisp/core';
-import type { PipeServer, StreamLease, StreamSource, WorkerPool } from '@wisp/core/rtc';
+import type { PipeServer, StreamSource, WorkerPool } from '@wisp/core/rtc';
 import { StreamService, createControlRoutes } from '@wisp/control';
 import type { Ingest } from '@wisp/ingest';
 import type { Edge, RemoteSource } from '@wisp/edge';
@@ -36,19 +36,6 @@ import { ClusterNode } from './ClusterNode.ts';
 import { createInternalRoutes } from './internalRoutes.ts';
 
 const log = createLogger('Platform');
-
-/** Tries each source in turn: the local ingest first, then a pull from another node. */
-function firstOf(sources: StreamSource[]): StreamSource {
-  return {
-    async acquire(streamId: string): Promise<StreamLease | undefined> {
-      for (const source of sources) {
-        const lease = await source.acquire(streamId);
-        if (lease) return lease;
-      }
-      return undefined;
-    },
-  };
-}
 
 interface MediaParts {
   pool: WorkerPool;
@@ -432,6 +419,12 @@ async function createMedia(parts: {
       });
       routes.push(ingestModule.createWhipRoutes({ ingest, ...rtc }));
     }
+    // What this node carries, for its viewers and for the nodes it feeds: its own published
+    // streams first, then (on an edge in a cluster) streams pulled from other nodes.
+    const carried: StreamSource = {
+      acquire: async (streamId) =>
+        (await ingest?.acquire(streamId)) ?? (await remote?.acquire(streamId)),
+    };
     const pipe = {
       listenIp: config.cluster.pipeListenIp,
       ...(config.cluster.pipeAnnouncedIp ? { announcedIp: config.cluster.pipeAnnouncedIp } : {}),
@@ -470,7 +463,7 @@ async function createMedia(parts: {
       }
       edge = new edgeModule.Edge({
         pool,
-        source: firstOf([ingest, remote].filter((s) => s !== undefined)),
+        source: carried,
         directory: streams,
         media: config.media,
         session: config.session,
@@ -479,7 +472,7 @@ async function createMedia(parts: {
       routes.push(edgeModule.createWhepRoutes({ edge, ...rtc }));
     }
     const pipes = new PipeServer({
-      source: firstOf([ingest, remote].filter((s) => s !== undefined)),
+      source: carried,
       ...pipe,
     });
     return { pool, ingest, edge, remote, pipes, routes };
