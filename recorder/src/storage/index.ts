@@ -12,6 +12,7 @@ export * from './keys.ts';
 export * from './contentTypes.ts';
 export * from './DiskStorage.ts';
 export * from './S3Storage.ts';
+export * from './Uploader.ts';
 export * from './serve.ts';
 
 export type StorageOptions =
