@@ -152,7 +152,10 @@ export const ALL_ROLES: readonly Role[] = ['control', 'ingest', 'edge', 'egress'
 /** Where recordings are kept (docs/storage.md). */
 export type StorageConfig =
   | {
-      /** `STORAGE=disk` (default): files under `DATA_DIR/recordings`. */
+      /**
+       * `STORAGE=disk` (default): files under `RECORDINGS_DIR` (default `DATA_DIR/recordings`;
+       * in a cluster, a folder every recorder and front door shares).
+       */
       kind: 'disk';
       dir: string;
     }
@@ -496,7 +499,10 @@ function recordingConfig(env: Env, dataDir: string): RecordingConfig {
   const kind = (env.STORAGE || 'disk').toLowerCase();
   let storage: StorageConfig;
   if (kind === 'disk') {
-    storage = { kind: 'disk', dir: path.join(dataDir, 'recordings') };
+    storage = {
+      kind: 'disk',
+      dir: path.resolve(env.RECORDINGS_DIR || path.join(dataDir, 'recordings')),
+    };
   } else if (kind === 's3') {
     const bucket = env.S3_BUCKET?.trim();
     if (!bucket) throw new ConfigError('S3_BUCKET is required with STORAGE=s3');
