@@ -98,7 +98,7 @@ export function splitRecordingPlaylist(text: string): PartPlaylist[] {
   if (playlist.isMasterPlaylist) throw new TypeError('a recording playlist is a media playlist');
   const parts: PartPlaylist[] = [];
   let current: PartPlaylist | undefined;
-  for (const segment of (playlist).segments) {
+  for (const segment of playlist.segments) {
     const init = segment.map?.uri && baseName(segment.map.uri);
     if (!current || current.init !== init || segment.discontinuity) {
       current = { init, segments: [], ended: true };
