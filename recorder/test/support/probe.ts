@@ -3,6 +3,9 @@
  * over HTTP like any player would.
  */
 import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { promisify } from 'node:util';
 import { z } from 'zod';
 
@@ -137,5 +140,53 @@ export async function eventually(
     if (Date.now() > deadline)
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+/**
+ * Decodes what a live (EVENT) playlist lists so far, as a player that starts from the
+ * beginning would: the playlist closed with ENDLIST in a local copy (ffmpeg would otherwise
+ * wait for it to grow).
+ */
+export async function decodeSoFar(url: string): Promise<{ seconds: number; errors: string }> {
+  const text = await (await fetch(url)).text();
+  const base = new URL('.', url).href;
+  const closed = `${text
+    .split('\n')
+    .map((line) => {
+      if (line.startsWith('#EXT-X-MAP:URI="')) return line.replace('URI="', `URI="${base}`);
+      return line !== '' && !line.startsWith('#') ? `${base}${line}` : line;
+    })
+    .join('\n')
+    .trimEnd()}\n#EXT-X-ENDLIST\n`;
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'wisp-live-'));
+  const file = path.join(dir, 'so-far.m3u8');
+  await writeFile(file, closed);
+  try {
+    const { stderr } = await run(
+      'ffmpeg',
+      [
+        '-hide_banner',
+        '-nostats',
+        '-loglevel',
+        'error',
+        '-protocol_whitelist',
+        'file,http,tcp',
+        '-i',
+        file,
+        '-f',
+        'null',
+        '-',
+      ],
+      { maxBuffer: 16 * 1024 * 1024 },
+    );
+    const seconds = [...closed.matchAll(/#EXTINF:([\d.]+)/g)].reduce((s, m) => s + Number(m[1]), 0);
+    const errors = stderr
+      .split('\n')
+      .filter((line) => line.trim() !== '' && !/non monotonically increasing dts/.test(line))
+      .join('\n');
+    return { seconds, errors };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
 }
