@@ -183,6 +183,12 @@ export interface RecordingConfig {
   defaultOn: boolean;
   /** `RECORDING_SEGMENT_SECONDS`: target HLS segment length. Default 4. */
   segmentSeconds: number;
+  /**
+   * `RECORDING_UPLOAD_TIMEOUT_MS`: at the end of a broadcast, how long the recording waits
+   * for the storage to take its last files before it is `failed` (while live, uploads are
+   * retried without limit; the files wait in the spool). Default 30000.
+   */
+  uploadTimeoutMs: number;
   /** `FFMPEG_PATH`: the ffmpeg binary; else `ffmpeg-static` when present, else `ffmpeg` on PATH. */
   ffmpegPath: string | undefined;
   /** Where ffmpeg writes a recording before it is stored: `DATA_DIR/spool`. */
@@ -523,6 +529,7 @@ function recordingConfig(env: Env, dataDir: string): RecordingConfig {
   return {
     defaultOn: recordings === 'on',
     segmentSeconds: int(env, 'RECORDING_SEGMENT_SECONDS', 4, 1, 60),
+    uploadTimeoutMs: int(env, 'RECORDING_UPLOAD_TIMEOUT_MS', 30_000, 100, 3_600_000),
     ffmpegPath: env.FFMPEG_PATH || undefined,
     spoolDir: path.join(dataDir, 'spool'),
     storage,

@@ -401,6 +401,7 @@ export class Recorder {
       storage,
       spoolDir: config.spoolDir,
       segmentSeconds: config.segmentSeconds,
+      flushTimeoutMs: config.uploadTimeoutMs,
       ffmpeg,
       onDone: (done: RecordingRecord) => {
         if (done.status === 'failed' && done.kind === 'broadcast') {

@@ -445,6 +445,7 @@ describe('loadConfig: recordings and storage', () => {
     expect(recording).toEqual({
       defaultOn: true,
       segmentSeconds: 4,
+      uploadTimeoutMs: 30_000,
       ffmpegPath: undefined,
       spoolDir: '/var/wisp/spool',
       storage: { kind: 'disk', dir: '/var/wisp/recordings' },

@@ -45,6 +45,8 @@ beforeAll(async () => {
       S3_REGION: s3.region,
       AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId,
       AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
+      // A dead store fails a finished recording after 3 s here (default 30 s).
+      RECORDING_UPLOAD_TIMEOUT_MS: '3000',
     },
   });
 }, 120_000);
@@ -153,5 +155,57 @@ describe('recorder node with S3 storage', () => {
     );
     // The segment in progress (4 s) plus the restart.
     expect(lost).toBeLessThan(15);
+  });
+
+  it('loses nothing while the store is down for a while mid-broadcast', async () => {
+    const stream = await createStream('s3 outage');
+    const publisher = await ObsLikePublisher.start({
+      whipUrl: stream.whipUrl,
+      streamKey: stream.streamKey,
+    });
+    try {
+      await publisher.waitConnected();
+      await waitStatus(stream.id, 'recording');
+      await sleep(2000);
+      await s3.down();
+      await sleep(6000);
+      await s3.up();
+      await sleep(3000);
+      // The broadcast never noticed.
+      expect(publisher.connectionState).toBe('connected');
+    } finally {
+      await publisher.close();
+    }
+    const done = await waitStatus(stream.id, 'ready', 20_000);
+    const decoded = await decodeAll(done.hlsUrl);
+    expect(decoded.errors).toBe('');
+    console.log(`S3 outage: media ${decoded.seconds} s of a ${done.durationSeconds} s broadcast`);
+    expect(Math.abs(decoded.seconds - done.durationSeconds)).toBeLessThan(4);
+  });
+
+  it('fails the recording with the reason when the store is dead, not the broadcast', async () => {
+    const stream = await createStream('s3 dead');
+    const publisher = await ObsLikePublisher.start({
+      whipUrl: stream.whipUrl,
+      streamKey: stream.streamKey,
+    });
+    try {
+      await publisher.waitConnected();
+      await waitStatus(stream.id, 'recording');
+      await s3.down();
+      await sleep(5000);
+      const view = (await (await cluster.api(`/api/streams/${stream.id}`)).json()) as {
+        live: boolean;
+      };
+      expect(view.live).toBe(true);
+      expect(publisher.connectionState).toBe('connected');
+      await publisher.close();
+      const failed = await waitStatus(stream.id, 'failed', 20_000);
+      console.log(`dead store: ${failed.error}`);
+      expect(failed.error).toMatch(/stor|upload|flush|ECONNREFUSED|connect/i);
+    } finally {
+      await publisher.close();
+      await s3.up();
+    }
   });
 });
