@@ -28,7 +28,7 @@ async function ffmpegCpu(dir: string): Promise<number> {
   return total;
 }
 
-async function processCpu(): Promise<number> {
+function processCpu(): number {
   const usage = process.cpuUsage();
   return (usage.user + usage.system) / 1e6;
 }
@@ -60,10 +60,10 @@ try {
     const spool = `${t.dataDir}/spool`;
     const window = (seconds * 1000) / 2;
     const ffmpegBefore = await ffmpegCpu(spool);
-    const nodeBefore = await processCpu();
+    const nodeBefore = processCpu();
     await sleep(window);
     const ffmpegShare = (await ffmpegCpu(spool)) - ffmpegBefore;
-    const nodeShare = (await processCpu()) - nodeBefore;
+    const nodeShare = processCpu() - nodeBefore;
     await sleep(Math.max(0, seconds * 1000 - window - 5000));
     await publisher.close();
     const ended = Date.now();
