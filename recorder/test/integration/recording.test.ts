@@ -262,6 +262,13 @@ describe('recording a broadcast', () => {
         width: 1280,
         height: 720,
       });
+      const finished = (await (
+        await t.api(`/api/recordings/${composition.id}`)
+      ).json()) as RecordingView;
+      const media = await decodeAll(composition.hlsUrl);
+      console.log(`composition: media ${media.seconds} s of ${finished.durationSeconds} s`);
+      expect(media.errors).toBe('');
+      expect(Math.abs(media.seconds - finished.durationSeconds)).toBeLessThan(4);
       const [r1, , b1] = await regionColor(composition.hlsUrl, 1, {
         x: 0.2,
         y: 0.4,
