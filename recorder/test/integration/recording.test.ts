@@ -288,6 +288,31 @@ describe('recording a broadcast', () => {
       expect(r2).toBeLessThan(100);
       // The streams are still live: only the composition ended.
       expect(publishers.every((p) => !p.closed)).toBe(true);
+
+      // Picture-in-picture of the same two: blue as a quarter-size inset on red.
+      const pipCreated = await t.api('/api/compositions', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ name: 'pip', streamIds: [left.id, right.id], layout: 'pip' }),
+      });
+      expect(pipCreated.status).toBe(201);
+      const pip = (await pipCreated.json()) as RecordingView;
+      await eventually(async () => (await fetch(pip.hlsUrl)).status === 200, 20_000, 'pip');
+      await t.api(`/api/compositions/${pip.id}`, { method: 'DELETE' });
+      await eventually(
+        async () =>
+          ((await (await t.api(`/api/recordings/${pip.id}`)).json()) as RecordingView).status ===
+          'ready',
+        15_000,
+        'the pip composition ready',
+      );
+      const main = await regionColor(pip.hlsUrl, 1, { x: 0.3, y: 0.3, w: 0.1, h: 0.1 });
+      const inset = await regionColor(pip.hlsUrl, 1, { x: 0.83, y: 0.8, w: 0.04, h: 0.05 });
+      console.log(`pip colours: main rgb(${main.join(',')}) inset rgb(${inset.join(',')})`);
+      expect(main[0]).toBeGreaterThan(150);
+      expect(main[2]).toBeLessThan(100);
+      expect(inset[2]).toBeGreaterThan(150);
+      expect(inset[0]).toBeLessThan(100);
     } finally {
       await Promise.all(publishers.map((p) => p.close()));
     }
