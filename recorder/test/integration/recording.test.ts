@@ -4,6 +4,8 @@
  * libdatachannel: the copy path) and libwebrtc publishers (VP8: the encode path), and real
  * ffprobe/ffmpeg reading `hlsUrl` over HTTP.
  */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ObsLikePublisher, WrtcPublisher } from '@wisp/loadtest';
 import { startPlatform, type TestPlatform } from '../../../server/test/support/platform.ts';
@@ -199,6 +201,34 @@ describe('recording a broadcast', () => {
     expect(decoded.errors).toBe('');
     console.log(`takeover: media ${decoded.seconds} s of a ${done.durationSeconds} s broadcast`);
     expect(Math.abs(decoded.seconds - done.durationSeconds)).toBeLessThan(8);
+  });
+
+  it('starts a new part when ffmpeg dies mid-broadcast, and says why', async () => {
+    const stream = await t.createStream('ffmpeg crash');
+    const publisher = await ObsLikePublisher.start({
+      whipUrl: stream.whipUrl,
+      streamKey: stream.streamKey,
+    });
+    try {
+      const live = await waitFor(stream.id, 'recording');
+      await eventually(async () => (await fetch(live.hlsUrl)).status === 200, 15_000, 'segment');
+      const pidFile = path.join(t.dataDir, 'spool', live.id, 'p1.pid');
+      process.kill(Number(await readFile(pidFile, 'utf8')), 'SIGKILL');
+      await eventually(async () => (await recordings(stream.id))[0]?.parts === 2, 10_000, 'part 2');
+      const after = (await recordings(stream.id))[0];
+      expect(after.status).toBe('recording');
+      expect(after.error).toMatch(/ffmpeg exited/);
+      await new Promise((resolve) => setTimeout(resolve, 5000));
+    } finally {
+      await publisher.close();
+    }
+    const done = await waitFor(stream.id, 'ready');
+    expect(done.parts).toBe(2);
+    const decoded = await decodeAll(done.hlsUrl);
+    expect(decoded.errors).toBe('');
+    console.log(
+      `ffmpeg crash: media ${decoded.seconds} s of a ${done.durationSeconds} s broadcast`,
+    );
   });
 
   it('composites two live streams side by side (grid), both visible', async () => {
