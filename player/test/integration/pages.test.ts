@@ -71,7 +71,7 @@ async function screenshot(name: string): Promise<void> {
 }
 
 describe('watch page', () => {
-  it('waits while the stream is not live and retries after Retry-After', async () => {
+  it('waits while the stream is not live, polling the status every Retry-After', async () => {
     await openPage('/watch/upcoming');
     await waitForPlayerState('waiting');
     const status = page.locator('#status');
@@ -79,12 +79,15 @@ describe('watch page', () => {
     expect(await page.locator('body').getAttribute('data-state')).toBe('waiting');
     expect(await page.locator('video').getAttribute('data-state')).toBe('waiting');
     expect(await page.locator('#unmute').isVisible()).toBe(false);
+    expect(await page.locator('#stream-name').textContent()).toBe('Stream upcoming');
 
-    // Retry-After: 1, so three more POSTs arrive within about four seconds.
-    const before = posts('/whep/upcoming');
+    // Retry-After: 1 (+ up to 20 % jitter): three more status polls within about four seconds,
+    // and no new WHEP offer while the status says the stream is not live.
+    const before = platform.statusRequests;
     await expect
-      .poll(() => posts('/whep/upcoming'), { timeout: 8_000 })
+      .poll(() => platform.statusRequests, { timeout: 8_000 })
       .toBeGreaterThanOrEqual(before + 3);
+    expect(posts('/whep/upcoming')).toBe(1);
     expect(await page.evaluate(() => (window as unknown as PageWindow).wispPlayer.state)).toBe(
       'waiting',
     );

@@ -22,6 +22,8 @@ export interface WhipClientOptions {
   iceServers?: RTCIceServer[];
   /** How long to wait for ICE gathering before sending the offer anyway. Default 1000 ms. */
   iceGatheringTimeoutMs?: number;
+  /** Video encodings, low to high (simulcast with `rid`s), or one with a `maxBitrate`. */
+  videoEncodings?: RTCRtpEncodingParameters[];
   signal?: AbortSignal;
 }
 
@@ -54,7 +56,13 @@ export class WhipClient {
       const tracks = [...options.stream.getAudioTracks(), ...options.stream.getVideoTracks()];
       if (tracks.length === 0) throw new TypeError('the stream to publish has no tracks');
       for (const track of tracks) {
-        pc.addTransceiver(track, { direction: 'sendonly', streams: [options.stream] });
+        pc.addTransceiver(track, {
+          direction: 'sendonly',
+          streams: [options.stream],
+          ...(track.kind === 'video' && options.videoEncodings
+            ? { sendEncodings: options.videoEncodings }
+            : {}),
+        });
       }
       await pc.setLocalDescription(await pc.createOffer());
       await waitForIceGathering(pc, options.iceGatheringTimeoutMs ?? 1000);
@@ -77,6 +85,11 @@ export class WhipClient {
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** The sender of the local track of `kind`, for replaceTrack and bitrate changes. */
+  sender(kind: 'audio' | 'video'): RTCRtpSender | undefined {
+    return this.pc.getSenders().find((sender) => sender.track?.kind === kind);
   }
 
   /** Ends the session: closes the PeerConnection and DELETEs the session URL. Idempotent. */
