@@ -274,7 +274,10 @@ class AdminPage {
     try {
       await this.#api.deleteStream(stream.id);
       this.#say(`"${stream.name}" was deleted.`);
-      if (this.#keyPanel?.dataset.streamId === stream.id) this.#keyPanel.replaceChildren();
+      if (this.#keyPanel?.dataset.streamId === stream.id) {
+        this.#keyPanel.replaceChildren();
+        delete this.#keyPanel.dataset.streamId;
+      }
     } catch (error) {
       this.#say(messageOf(error));
     }
@@ -302,7 +305,10 @@ class AdminPage {
     };
     panel.dataset.streamId = stream.id;
     const dismiss = h('button', { class: 'button small', type: 'button' }, 'Done');
-    dismiss.addEventListener('click', () => panel.replaceChildren());
+    dismiss.addEventListener('click', () => {
+      panel.replaceChildren();
+      delete panel.dataset.streamId;
+    });
     panel.replaceChildren(
       h(
         'section',

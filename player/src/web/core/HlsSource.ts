@@ -36,6 +36,12 @@ export class HlsSource extends Emitter<SourceEvents> implements PlaybackSource {
   #destroyed = false;
   #mediaRecoveries = 0;
   #bytesLoaded = 0;
+  /** Bits and media seconds of the fragments loaded: the stream's average bitrate. */
+  #fragmentBits = 0;
+  #fragmentSeconds = 0;
+  #codecs: string[] = [];
+  #lastFrames: { at: number; frames: number } | undefined;
+  #fps: number | undefined;
   readonly #onEnded = (): void => this.emit('ended', {});
 
   constructor(options: HlsSourceOptions) {
@@ -90,6 +96,14 @@ export class HlsSource extends Emitter<SourceEvents> implements PlaybackSource {
       });
       hls.on(Events.FRAG_LOADED, (_event, data) => {
         this.#bytesLoaded += data.frag.stats.loaded;
+        if (data.frag.duration > 0) {
+          this.#fragmentBits += data.frag.stats.loaded * 8;
+          this.#fragmentSeconds += data.frag.duration;
+        }
+      });
+      hls.on(Events.BUFFER_CODECS, (_event, data) => {
+        const codecs = [data.video?.codec, data.audio?.codec, data.audiovideo?.codec];
+        this.#codecs = codecs.filter((codec): codec is string => !!codec);
       });
       hls.on(Events.ERROR, (_event, data: ErrorData) => {
         if (!data.fatal) return;
@@ -178,17 +192,29 @@ export class HlsSource extends Emitter<SourceEvents> implements PlaybackSource {
         : {}),
     };
     const hls = this.#hls;
-    const level = hls && hls.currentLevel >= 0 ? hls.levels[hls.currentLevel] : undefined;
+    const index = hls ? (hls.currentLevel >= 0 ? hls.currentLevel : hls.loadLevel) : -1;
+    const level = hls && index >= 0 ? hls.levels[index] : undefined;
+    // Frame rate from the presented frames between two reads (a playlist rarely says it).
+    const now = performance.now();
+    const frames = quality?.totalVideoFrames;
+    if (frames !== undefined && this.#lastFrames && now - this.#lastFrames.at >= 500) {
+      this.#fps = ((frames - this.#lastFrames.frames) * 1000) / (now - this.#lastFrames.at);
+    }
+    if (frames !== undefined && (!this.#lastFrames || now - this.#lastFrames.at >= 500)) {
+      this.#lastFrames = { at: now, frames };
+    }
+    const measured = this.#fragmentSeconds > 0 ? this.#fragmentBits / this.#fragmentSeconds : 0;
+    const bitrate = level?.bitrate || measured;
+    const codec = level?.videoCodec ?? this.#codecs.join(' + ');
+    const frameRate = level?.frameRate || (media && !media.paused ? this.#fps : undefined);
     return Promise.resolve(
       computeHlsStats(
         sample,
-        level
-          ? {
-              bitrate: level.bitrate,
-              ...(level.videoCodec ? { codec: level.videoCodec } : {}),
-              ...(level.frameRate ? { frameRate: level.frameRate } : {}),
-            }
-          : undefined,
+        {
+          ...(bitrate ? { bitrate } : {}),
+          ...(codec ? { codec } : {}),
+          ...(frameRate ? { frameRate } : {}),
+        },
         this.#bytesLoaded,
       ),
     );
