@@ -8,6 +8,7 @@
  * which answers the SFU's keyframe requests as browsers do) on a platform in this process.
  *
  *   npm run ttff -w @wisp/player           (RUNS=20 npm run ttff -w @wisp/player)
+ *   TTFF_DETAIL=1 npm run ttff -w @wisp/player   (also when each step happened)
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,6 +19,30 @@ import { DEFAULT_DIST_DIR } from '../src/paths.ts';
 import { launchChromium } from '../test/support/browser.ts';
 
 const RUNS = Number(process.env.RUNS ?? 10);
+
+const FIRST_FRAME_PROBE = `
+window.wispMarks = [];
+(function () {
+  var Original = window.RTCPeerConnection;
+  window.RTCPeerConnection = function (config) {
+    var pc = new Original(config);
+    window.wispMarks.push(['pc', performance.now()]);
+    pc.addEventListener('icegatheringstatechange', function () { window.wispMarks.push(['gathering ' + pc.iceGatheringState, performance.now()]); });
+    pc.addEventListener('connectionstatechange', function () { window.wispMarks.push([pc.connectionState, performance.now()]); });
+    pc.addEventListener('track', function () { window.wispMarks.push(['track', performance.now()]); });
+    return pc;
+  };
+  window.RTCPeerConnection.prototype = Original.prototype;
+})();
+(function watch() {
+  var video = document.querySelector('video');
+  if (!video) { setTimeout(watch, 5); return; }
+  video.addEventListener('playing', function () {
+    if (window.wispPlaying === undefined) window.wispPlaying = performance.now();
+  }, { once: true });
+  video.requestVideoFrameCallback(function () { window.wispFirstFrame = performance.now(); });
+})();
+`;
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
@@ -42,19 +67,10 @@ async function main(): Promise<void> {
     for (let run = 0; run < RUNS; run++) {
       const context = await browser.newContext();
       const page = await context.newPage();
-      // From the document's start: the first frame presented by the page's <video>.
-      await page.addInitScript(() => {
-        const w = window as unknown as { wispFirstFrame?: number; wispPlaying?: number };
-        const watch = (): void => {
-          const video = document.querySelector('video');
-          if (!video) return void requestAnimationFrame(watch);
-          video.addEventListener('playing', () => (w.wispPlaying ??= performance.now()), {
-            once: true,
-          });
-          video.requestVideoFrameCallback(() => (w.wispFirstFrame = performance.now()));
-        };
-        watch();
-      });
+      // From the document's start: the first frame presented by the page's <video>. A string,
+      // not a function: tsx (esbuild keepNames) would wrap named functions in a helper that
+      // does not exist in the page.
+      await page.addInitScript({ content: FIRST_FRAME_PROBE });
       await page.goto(stream.playerUrl);
       const times = await page.waitForFunction(
         () => {
@@ -64,9 +80,22 @@ async function main(): Promise<void> {
             : false;
         },
         undefined,
-        { timeout: 20_000, polling: 'raf' },
+        { timeout: 20_000, polling: 50 },
       );
       const value = (await times.jsonValue()) as { firstFrameMs: number; playingMs: number };
+      if (process.env.TTFF_DETAIL) {
+        // Where the time went: peer connection events and the page's requests (start, end).
+        const detail = await page.evaluate(() => ({
+          marks: (window as unknown as { wispMarks: [string, number][] }).wispMarks.map(
+            ([what, at]) => `${what} ${at.toFixed(0)}`,
+          ),
+          requests: (performance.getEntriesByType('resource') as PerformanceResourceTiming[]).map(
+            (e) =>
+              `${new URL(e.name).pathname} ${e.startTime.toFixed(0)}-${e.responseEnd.toFixed(0)}`,
+          ),
+        }));
+        process.stdout.write(`  ${detail.marks.join(', ')}\n  ${detail.requests.join(', ')}\n`);
+      }
       results.push(value);
       process.stdout.write(
         `run ${run + 1}: first frame ${value.firstFrameMs.toFixed(0)} ms ` +
@@ -88,3 +117,5 @@ async function main(): Promise<void> {
 }
 
 await main();
+// libwebrtc (the publisher's) can crash while Node tears it down at exit; the numbers are out.
+process.exit(process.exitCode ?? 0);

@@ -200,7 +200,11 @@ describe('publish page', () => {
 });
 
 describe('ICE servers from the Link headers', () => {
-  /** The RTCPeerConnections a page creates, with the configuration each was created with. */
+  /**
+   * The RTCPeerConnections a page creates, with the configuration each had when it began
+   * gathering (its first setLocalDescription): the player makes its offer while the OPTIONS
+   * is in flight and sets the servers before gathering starts.
+   */
   async function openRecordingPage(path: string): Promise<Page> {
     page = await browser.newPage();
     problems = collectPageProblems(page, EXPECTED_CONSOLE);
@@ -211,7 +215,12 @@ describe('ICE servers from the Link headers', () => {
       window.RTCPeerConnection = class extends Native {
         constructor(config?: RTCConfiguration) {
           super(config);
-          created.push({ pc: this, config });
+          created.push({ pc: this, config: undefined });
+        }
+        override setLocalDescription(description?: RTCLocalSessionDescriptionInit) {
+          const entry = created.find((c) => c.pc === this);
+          if (entry && !entry.config) entry.config = this.getConfiguration();
+          return super.setLocalDescription(description);
         }
       };
     });
@@ -219,7 +228,7 @@ describe('ICE servers from the Link headers', () => {
     return page;
   }
 
-  /** The ICE servers a page's first peer connection was created with, and has now. */
+  /** The ICE servers a page's first peer connection gathered with, and has now. */
   async function peerIceServers(): Promise<{ created: RTCIceServer[]; now: RTCIceServer[] }> {
     return page.evaluate(() => {
       type Created = { pc: RTCPeerConnection; config: RTCConfiguration | undefined }[];
@@ -266,7 +275,7 @@ describe('ICE servers from the Link headers', () => {
     platform.sessionIceLinks = [turn(SESSION_USER)];
   }
 
-  it('the watch page asks OPTIONS first, creates its peer connection with those servers, then keeps the 201 ones', async () => {
+  it('the watch page asks OPTIONS first, gathers with those servers, then keeps the 201 ones', async () => {
     offerLinks();
     const start = platform.requests.length;
     await openRecordingPage('/watch/live');

@@ -153,6 +153,18 @@ export async function startFakePlatform(options: { distDir?: string } = {}): Pro
     });
   });
 
+  // Trickle (RFC 8840 fragments): the fake peers are full ICE agents, so they use them.
+  app.patch('/:kind{whep|whip}/sessions/:n', async (c) => {
+    const peer = platform.sessions.get(c.req.path);
+    if (!peer) return c.body(null, 404);
+    const body = await c.req.text();
+    const mid = /^a=mid:(\S+)/m.exec(body)?.[1] ?? '0';
+    for (const [, candidate] of body.matchAll(/^a=(candidate:[^\r\n]+)/gm)) {
+      await peer.pc.addIceCandidate({ candidate, sdpMid: mid }).catch(() => undefined);
+    }
+    return c.body(null, 204);
+  });
+
   app.delete('/:kind{whep|whip}/sessions/:n', (c) => {
     if (c.req.param('kind') === 'whip' && c.req.header('authorization') !== `Bearer ${GOOD_KEY}`) {
       return c.text('Unauthorized', 401);

@@ -86,23 +86,26 @@ export class WhepClient {
 
   /** Negotiates a session. Throws `SignalingError` for HTTP failures (409 = not live yet). */
   static async connect(options: WhepClientOptions): Promise<WhepClient> {
-    // Asked anew for every session: TURN credentials are per session and time-limited.
-    const iceServers =
+    // Asked anew for every session: TURN credentials are per session and time-limited. The
+    // peer connection and its offer are made meanwhile; gathering starts only with
+    // setLocalDescription, after the servers are in the configuration.
+    const servers =
       options.iceServers ??
-      (await fetchIceServers(options.endpoint, {
+      fetchIceServers(options.endpoint, {
         ...(options.token ? { token: options.token } : {}),
         ...(options.signal ? { signal: options.signal } : {}),
-      }));
-    const pc = createPeerConnection(iceServers);
+      });
+    const pc = createPeerConnection([]);
     const gatheringTimeoutMs = options.iceGatheringTimeoutMs ?? 1000;
     let resourceUrl: string | undefined;
     // Candidates found after the offer left are trickled once the session exists.
     const late: string[] = [];
     let lateEnd = false;
     let offerSent = false;
+    let lite = false;
     let client: WhepClient | undefined;
     pc.addEventListener('icecandidate', ({ candidate }) => {
-      if (!offerSent) return;
+      if (!offerSent || lite) return;
       if (client) client.#queueCandidate(candidate);
       else if (candidate?.candidate) late.push(candidate.candidate);
       else if (!candidate) lateEnd = true;
@@ -113,8 +116,10 @@ export class WhepClient {
       // The receivers' tracks exist before negotiation, so the stream is complete up front and
       // nobody has to wait for `track` events.
       const stream = new MediaStream([audio.receiver.track, video.receiver.track]);
-      await pc.setLocalDescription(await pc.createOffer());
-      await waitForIceGathering(pc, gatheringTimeoutMs);
+      const [offer, iceServers] = await Promise.all([pc.createOffer(), servers]);
+      useSessionIceServers(pc, iceServers);
+      await pc.setLocalDescription(offer);
+      await waitForIceGathering(pc, gatheringTimeoutMs, { firstCandidate: true });
       options.signal?.throwIfAborted();
       offerSent = true;
       const result = await postOffer(options.endpoint, pc.localDescription!.sdp, {
@@ -125,6 +130,9 @@ export class WhepClient {
       options.signal?.throwIfAborted();
       await pc.setRemoteDescription({ type: 'answer', sdp: result.answer });
       useSessionIceServers(pc, result.iceServers);
+      // An ICE-lite server (wisp's SFU) only answers checks: our candidates are of no use to
+      // it, so none are trickled.
+      lite = /^a=ice-lite/m.test(result.answer);
       client = new WhepClient({
         pc,
         stream,
@@ -134,8 +142,10 @@ export class WhepClient {
         token: options.token,
         gatheringTimeoutMs,
       });
-      for (const candidate of late) client.#queueCandidate({ candidate } as RTCIceCandidate);
-      if (lateEnd) client.#queueCandidate(null);
+      if (!lite) {
+        for (const candidate of late) client.#queueCandidate({ candidate } as RTCIceCandidate);
+        if (lateEnd) client.#queueCandidate(null);
+      }
       return client;
     } catch (error) {
       pc.close();

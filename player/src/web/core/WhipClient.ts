@@ -42,14 +42,14 @@ export class WhipClient {
   /** Negotiates a session. Throws `SignalingError` for HTTP failures (401 = key refused). */
   static async publish(options: WhipClientOptions): Promise<WhipClient> {
     // Asked anew for every session: TURN credentials are per session and time-limited, and
-    // only a valid stream key earns them.
-    const iceServers =
+    // only a valid stream key earns them. The offer is made meanwhile (see WhepClient).
+    const servers =
       options.iceServers ??
-      (await fetchIceServers(options.endpoint, {
+      fetchIceServers(options.endpoint, {
         token: options.streamKey,
         ...(options.signal ? { signal: options.signal } : {}),
-      }));
-    const pc = createPeerConnection(iceServers);
+      });
+    const pc = createPeerConnection([]);
     let resourceUrl: string | undefined;
     try {
       // Audio first, then video: the m-line order most WHIP servers and OBS use.
@@ -64,7 +64,10 @@ export class WhipClient {
             : {}),
         });
       }
-      await pc.setLocalDescription(await pc.createOffer());
+      const [offer, iceServers] = await Promise.all([pc.createOffer(), servers]);
+      useSessionIceServers(pc, iceServers);
+      await pc.setLocalDescription(offer);
+      // All candidates (no trickle here): a publisher's start is not as pressing as a viewer's.
       await waitForIceGathering(pc, options.iceGatheringTimeoutMs ?? 1000);
       options.signal?.throwIfAborted();
       const result = await postOffer(options.endpoint, pc.localDescription!.sdp, {

@@ -106,7 +106,10 @@ export interface PlayerTimings {
   stallTimeoutMs: number;
   /** No bytes at all this long after the answer means the session never worked. */
   firstMediaTimeoutMs: number;
-  /** ICE gathering may take this long before the offer is sent anyway (the rest trickles). */
+  /**
+   * The offer leaves with the first candidate (or when gathering completes); without any, after
+   * this long anyway. Later candidates trickle (when the server is not ICE-lite).
+   */
   iceGatheringTimeoutMs: number;
   /** How often viewers and recordings are refreshed while live or replaying. */
   statusRefreshMs: number;
