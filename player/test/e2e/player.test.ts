@@ -293,6 +293,26 @@ describe.each(BROWSERS)('%s', (name) => {
     expect(await viewer.evaluate(() => document.querySelector('video')!.dataset.mark)).toBe(
       'first',
     );
+
+    // What the player does on a network change: an ICE restart over PATCH with the session's
+    // ETag, answered with new credentials and a new ETag, on the same session.
+    type Client = { etag?: string; resourceUrl: string; restartIce(): Promise<void> };
+    const restart = await viewer.evaluate(async () => {
+      const source = (window as unknown as PageWindow).wispPlayer.player.source as unknown as {
+        client: Client;
+      };
+      const before = { etag: source.client.etag, url: source.client.resourceUrl };
+      await source.client.restartIce();
+      return { before, after: { etag: source.client.etag, url: source.client.resourceUrl } };
+    });
+    expect(restart.before.etag).toBeTruthy();
+    expect(restart.after.etag).toBeTruthy();
+    expect(restart.after.etag).not.toBe(restart.before.etag);
+    expect(restart.after.url).toBe(restart.before.url);
+    await waitForPlayback(viewer);
+    expect(await viewer.evaluate(() => (window as unknown as PageWindow).wispPlayer.state)).toBe(
+      'playing',
+    );
     expect(viewer.problems).toEqual([]);
   }, 180_000);
 
