@@ -6,7 +6,8 @@
 #   2. npm dependencies;
 #   3. the mediasoup worker, built offline against Debian's libraries and cached outside the
 #      checkout (infra/scripts/build-mediasoup-worker.sh);
-#   4. the player's web assets.
+#   4. the player's web assets;
+#   5. a check of the ffmpeg the recorder will use (FFMPEG_PATH, ffmpeg-static or PATH).
 # Usage: npm run setup            (run the platform)
 #        npm run setup -- --test  (run the tests too)
 set -euo pipefail
@@ -85,5 +86,9 @@ bash infra/scripts/build-mediasoup-worker.sh
 # 4. Player assets.
 step "player assets"
 npm run --silent build -w @wisp/player
+
+# 5. The recorder's ffmpeg: the one it will use, and that it can record.
+step "recorder ffmpeg"
+node --import tsx recorder/src/bin/check-ffmpeg.ts
 
 step "setup done in $(( $(date +%s) - start ))s"

@@ -19,6 +19,7 @@ import {
   type StreamKeyResolver,
   type StreamRecord,
   type StreamView,
+  type UpdateStreamRequest,
 } from '@wisp/core';
 import { MAX_STREAM_KEY_LENGTH, isStreamId, normalizeStreamName } from './validation.ts';
 
@@ -28,6 +29,8 @@ export interface StreamServiceOptions {
   publicUrl: string;
   /** Who knows whether a stream is being published right now, and how its media is doing. */
   live: LiveStatusProvider;
+  /** Whether a stream without its own `record` setting is recorded (`RECORDINGS`). Default true. */
+  recordByDefault?: boolean;
 }
 
 export interface StreamServiceEvents extends Record<string, unknown> {
@@ -44,6 +47,7 @@ export class StreamService
   readonly publicUrl: string;
   readonly #store: StateStore;
   readonly #live: LiveStatusProvider;
+  readonly #recordByDefault: boolean;
   readonly #log: Logger;
 
   constructor(options: StreamServiceOptions) {
@@ -51,11 +55,12 @@ export class StreamService
     this.publicUrl = options.publicUrl.replace(/\/+$/, '');
     this.#store = options.store;
     this.#live = options.live;
+    this.#recordByDefault = options.recordByDefault ?? true;
     this.#log = createLogger('StreamService');
   }
 
   /** Creates a stream with a fresh key. The returned view is the only one carrying the key. */
-  async create(name: string): Promise<StreamView> {
+  async create(name: string, options: { record?: boolean } = {}): Promise<StreamView> {
     const now = new Date().toISOString();
     const streamKey = generateStreamKey();
     const record: StreamRecord = {
@@ -64,6 +69,7 @@ export class StreamService
       keyHash: hashStreamKey(streamKey),
       createdAt: now,
       updatedAt: now,
+      ...(options.record === undefined ? {} : { record: options.record }),
     };
     await this.#store.createStream(record);
     this.#log.info({ streamId: record.id }, 'stream created');
@@ -90,6 +96,14 @@ export class StreamService
     this.#log.info({ streamId: id }, 'stream key rotated');
     this.emit('keyRotated', { streamId: id });
     return this.#view(record, streamKey);
+  }
+
+  /** Changes the stream's name or recording setting. */
+  async update(id: string, changes: UpdateStreamRequest): Promise<StreamView> {
+    const record = isStreamId(id) ? await this.#store.updateStream(id, changes) : undefined;
+    if (!record) throw notFound(id);
+    this.#log.info({ streamId: id, changes }, 'stream updated');
+    return this.#view(record);
   }
 
   /** Deletes the stream and its key. Emits `streamDeleted`. */
@@ -136,6 +150,7 @@ export class StreamService
       whepUrl: `${this.publicUrl}/whep/${id}`,
       playerUrl: `${this.publicUrl}/watch/${id}`,
       live,
+      record: record.record ?? this.#recordByDefault,
       createdAt: record.createdAt,
       updatedAt: record.updatedAt,
     };

@@ -1,6 +1,7 @@
 export { StreamService } from './StreamService.ts';
 export type { StreamServiceEvents, StreamServiceOptions } from './StreamService.ts';
-export { adminAuth, createControlRoutes } from './http/routes.ts';
+export { createControlRoutes } from './http/routes.ts';
+export { adminAuth } from '@wisp/core';
 export type { ControlRoutesOptions } from './http/routes.ts';
 export {
   MAX_STREAM_KEY_LENGTH,

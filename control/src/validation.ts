@@ -1,5 +1,5 @@
 /** Validation of API input: pure functions that throw ValidationError (400). */
-import { ValidationError, type CreateStreamRequest } from '@wisp/core';
+import { ValidationError, type CreateStreamRequest, type UpdateStreamRequest } from '@wisp/core';
 
 /** Longest accepted stream name, in Unicode code points after trimming. */
 export const MAX_STREAM_NAME_LENGTH = 100;
@@ -30,10 +30,39 @@ export function normalizeStreamName(value: unknown): string {
 
 /** Parses the body of `POST /api/streams`. Unknown members are ignored. */
 export function parseCreateStreamRequest(body: unknown): CreateStreamRequest {
+  const members = jsonObject(body);
+  const request: CreateStreamRequest = { name: normalizeStreamName(members.name) };
+  if (members.record !== undefined) {
+    if (typeof members.record !== 'boolean') {
+      throw new ValidationError('"record" must be true or false');
+    }
+    request.record = members.record;
+  }
+  return request;
+}
+
+/** Parses the body of `PATCH /api/streams/:id`. Unknown members are ignored. */
+export function parseUpdateStreamRequest(body: unknown): UpdateStreamRequest {
+  const members = jsonObject(body);
+  const request: UpdateStreamRequest = {};
+  if (members.name !== undefined) request.name = normalizeStreamName(members.name);
+  if (members.record !== undefined) {
+    if (typeof members.record !== 'boolean' && members.record !== null) {
+      throw new ValidationError('"record" must be true, false or null (the default)');
+    }
+    request.record = members.record;
+  }
+  if (request.name === undefined && request.record === undefined) {
+    throw new ValidationError('nothing to change: give "name" or "record"');
+  }
+  return request;
+}
+
+function jsonObject(body: unknown): Record<string, unknown> {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new ValidationError('request body must be a JSON object');
   }
-  return { name: normalizeStreamName((body as Record<string, unknown>).name) };
+  return body as Record<string, unknown>;
 }
 
 /** Whether `id` has the shape of a stream id, so lookups of junk never reach the store. */

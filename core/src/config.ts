@@ -146,15 +146,63 @@ export interface EdgeConfig {
 }
 
 /** Node roles: which parts of the platform this process runs (`ROLES`). */
-export type Role = 'control' | 'ingest' | 'edge' | 'egress';
-export const ALL_ROLES: readonly Role[] = ['control', 'ingest', 'edge', 'egress'];
+export type Role = 'control' | 'ingest' | 'edge' | 'egress' | 'recorder';
+export const ALL_ROLES: readonly Role[] = ['control', 'ingest', 'edge', 'egress', 'recorder'];
+
+/** Where recordings are kept (docs/storage.md). */
+export type StorageConfig =
+  | {
+      /**
+       * `STORAGE=disk` (default): files under `RECORDINGS_DIR` (default `DATA_DIR/recordings`;
+       * in a cluster, a folder every recorder and front door shares).
+       */
+      kind: 'disk';
+      dir: string;
+    }
+  | {
+      /**
+       * `STORAGE=s3`: any S3-compatible object store. `S3_BUCKET` (required), `S3_PREFIX`
+       * (default empty), `S3_REGION` (default `us-east-1`), `S3_ENDPOINT` (default: AWS),
+       * `S3_FORCE_PATH_STYLE` (default true when `S3_ENDPOINT` is set); credentials from the
+       * usual AWS variables and provider chain.
+       */
+      kind: 's3';
+      bucket: string;
+      prefix: string;
+      region: string;
+      endpoint: string | undefined;
+      forcePathStyle: boolean;
+    };
+
+/** The recorder role (docs/recording.md). */
+export interface RecordingConfig {
+  /**
+   * `RECORDINGS`: `on` (default) records every broadcast of a stream that does not say
+   * otherwise (`record` on the stream); `off` records only streams that opt in.
+   */
+  defaultOn: boolean;
+  /** `RECORDING_SEGMENT_SECONDS`: target HLS segment length. Default 4. */
+  segmentSeconds: number;
+  /**
+   * `RECORDING_UPLOAD_TIMEOUT_MS`: at the end of a broadcast, how long the recording waits
+   * for the storage to take its last files before it is `failed` (while live, uploads are
+   * retried without limit; the files wait in the spool). Default 30000.
+   */
+  uploadTimeoutMs: number;
+  /** `FFMPEG_PATH`: the ffmpeg binary; else `ffmpeg-static` when present, else `ffmpeg` on PATH. */
+  ffmpegPath: string | undefined;
+  /** Where ffmpeg writes a recording before it is stored: `DATA_DIR/spool`. */
+  spoolDir: string;
+  storage: StorageConfig;
+}
 
 /** How this node takes part in a cluster (a single process is a cluster of one). */
 export interface ClusterConfig {
   /**
    * `ROLES`: comma-separated, any of `control` (stream-key API), `ingest` (WHIP publishers),
    * `edge` (WHEP viewers, pulls streams), `egress` (the front door: redirects WHIP to an
-   * ingest and WHEP to an edge). Default: all of them, one process (`npm start`).
+   * ingest and WHEP to an edge), `recorder` (HLS recordings with ffmpeg). Default: all of
+   * them, one process (`npm start`).
    */
   roles: Role[];
   /** True unless this process runs every role: then Redis and a cluster secret are required. */
@@ -225,7 +273,8 @@ export interface Config {
   edge: EdgeConfig;
   cluster: ClusterConfig;
   store: StoreConfig;
-  /** `DATA_DIR`: where the embedded store (and later, recordings) live. Default `./data`. */
+  recording: RecordingConfig;
+  /** `DATA_DIR`: where the embedded store, the spool and disk recordings live. Default `./data`. */
   dataDir: string;
   /** `ADMIN_TOKEN`: bearer for the admin API. Generated (and printed) when unset. */
   adminToken: string;
@@ -374,9 +423,6 @@ function parseRoles(env: Env): Role[] {
   const roles: Role[] = [];
   for (const entry of raw.split(',').map((r) => r.trim().toLowerCase())) {
     if (!entry) continue;
-    if (entry === 'recorder') {
-      throw new ConfigError('ROLES: the recorder role is not available in this version');
-    }
     if (!(ALL_ROLES as readonly string[]).includes(entry)) {
       throw new ConfigError(
         `ROLES entry "${entry}" is not one of ${ALL_ROLES.join(', ')} (or "all")`,
@@ -451,6 +497,45 @@ function defaultPipeIp(internalUrl: string): string {
   return interfaceAddresses()[0] ?? '127.0.0.1';
 }
 
+function recordingConfig(env: Env, dataDir: string): RecordingConfig {
+  const recordings = (env.RECORDINGS || 'on').toLowerCase();
+  if (!['on', 'off'].includes(recordings)) {
+    throw new ConfigError(`RECORDINGS must be on or off, got "${env.RECORDINGS}"`);
+  }
+  const kind = (env.STORAGE || 'disk').toLowerCase();
+  let storage: StorageConfig;
+  if (kind === 'disk') {
+    storage = {
+      kind: 'disk',
+      dir: path.resolve(env.RECORDINGS_DIR || path.join(dataDir, 'recordings')),
+    };
+  } else if (kind === 's3') {
+    const bucket = env.S3_BUCKET?.trim();
+    if (!bucket) throw new ConfigError('S3_BUCKET is required with STORAGE=s3');
+    const endpoint = env.S3_ENDPOINT?.trim() || undefined;
+    if (endpoint) absoluteUrl('S3_ENDPOINT', endpoint);
+    const prefix = (env.S3_PREFIX ?? '').trim().replace(/^\/+/, '');
+    storage = {
+      kind: 's3',
+      bucket,
+      prefix: prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`,
+      region: env.S3_REGION || env.AWS_REGION || 'us-east-1',
+      endpoint,
+      forcePathStyle: bool(env, 'S3_FORCE_PATH_STYLE', endpoint !== undefined),
+    };
+  } else {
+    throw new ConfigError(`STORAGE must be disk or s3, got "${env.STORAGE}"`);
+  }
+  return {
+    defaultOn: recordings === 'on',
+    segmentSeconds: int(env, 'RECORDING_SEGMENT_SECONDS', 4, 1, 60),
+    uploadTimeoutMs: int(env, 'RECORDING_UPLOAD_TIMEOUT_MS', 30_000, 100, 3_600_000),
+    ffmpegPath: env.FFMPEG_PATH || undefined,
+    spoolDir: path.join(dataDir, 'spool'),
+    storage,
+  };
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const port = int(env, 'PORT', 8080, 0, 65535);
   const publicUrl = (env.PUBLIC_URL || `http://localhost:${port}`).replace(/\/+$/, '');
@@ -520,6 +605,7 @@ export function loadConfig(env: Env = process.env): Config {
       redisUrl,
       redisPrefix: env.REDIS_PREFIX || 'wisp:',
     },
+    recording: recordingConfig(env, path.resolve(env.DATA_DIR || './data')),
     dataDir: path.resolve(env.DATA_DIR || './data'),
     adminToken: env.ADMIN_TOKEN || randomBytes(24).toString('base64url'),
     adminTokenGenerated,

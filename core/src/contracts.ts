@@ -2,6 +2,14 @@
 
 export interface CreateStreamRequest {
   name: string;
+  /** Record this stream's broadcasts; absent: the platform default (`RECORDINGS`). */
+  record?: boolean;
+}
+
+/** `PATCH /api/streams/:id`: only the members given change; `record: null` = the default. */
+export interface UpdateStreamRequest {
+  name?: string;
+  record?: boolean | null;
 }
 
 /** A stream as the API shows it. `streamKey` appears only on create and rotate. */
@@ -12,6 +20,8 @@ export interface StreamView {
   whepUrl: string;
   playerUrl: string;
   live: boolean;
+  /** Whether broadcasts are recorded: the stream's own setting, else the platform default. */
+  record: boolean;
   createdAt: string;
   updatedAt: string;
   /** What the SFU receives from the publisher; only while `live`. */

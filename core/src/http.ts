@@ -6,9 +6,11 @@ import type { Context, MiddlewareHandler } from 'hono';
 import {
   AppError,
   PayloadTooLargeError,
+  UnauthorizedError,
   UnsupportedMediaTypeError,
   ValidationError,
 } from './errors.ts';
+import { parseBearer, safeEqual } from './keys.ts';
 import { moduleLogger } from './logger.ts';
 
 const log = moduleLogger('http');
@@ -119,3 +121,26 @@ export function cors(origin: string): MiddlewareHandler {
     if (origin !== '*') c.res.headers.append('Vary', 'Origin');
   };
 }
+
+/**
+ * Requires `Authorization: Bearer <adminToken>`, compared in constant time. A missing (or
+ * non-bearer) credential gets a bare challenge, a wrong one `error="invalid_token"`
+ * (RFC 6750 §3.1).
+ */
+export function adminAuth(adminToken: string): MiddlewareHandler {
+  if (adminToken === '') throw new TypeError('adminToken must not be empty');
+  return async function adminAuth(c, next) {
+    const token = parseBearer(c.req.header('authorization'));
+    if (token === undefined) throw new UnauthorizedError('an admin bearer token is required');
+    if (!safeEqual(token, adminToken)) {
+      throw new UnauthorizedError('the admin bearer token is not valid', true);
+    }
+    await next();
+  };
+}
+
+/** Responses carry stream keys (create, rotate) or stream metadata: never cache them. */
+export const noStore: MiddlewareHandler = async function noStore(c, next) {
+  await next();
+  c.header('Cache-Control', 'no-store');
+};

@@ -32,6 +32,13 @@ import type { Ingest } from '@wisp/ingest';
 import type { Edge, RemoteSource } from '@wisp/edge';
 import { createPlayerRoutes, type PublicStreamStatus } from '@wisp/player';
 import { FrontDoor, createFrontDoorRoutes } from '@wisp/egress';
+import {
+  RecordingService,
+  createRecordingRoutes,
+  createStorage,
+  type RecordingStorage,
+} from '@wisp/recorder';
+import type { Recorder } from '@wisp/recorder/media';
 import { ClusterNode } from './ClusterNode.ts';
 import { createInternalRoutes } from './internalRoutes.ts';
 
@@ -42,6 +49,7 @@ interface MediaParts {
   ingest?: Ingest;
   edge?: Edge;
   remote?: RemoteSource;
+  recorder?: Recorder;
   pipes: PipeServer;
   /** WHIP and WHEP routes of the roles this node runs. */
   routes: Hono[];
@@ -55,6 +63,8 @@ export class Platform {
   readonly client: InternalClient;
   readonly node: ClusterNode;
   readonly streams: StreamService;
+  readonly recordings: RecordingService;
+  readonly storage: RecordingStorage;
   readonly app: Hono;
   readonly #media: MediaParts | undefined;
   #server: ServerType | undefined;
@@ -68,8 +78,12 @@ export class Platform {
     auth: ClusterAuth;
     client: InternalClient;
     streams: StreamService;
+    recordings: RecordingService;
+    storage: RecordingStorage;
   }) {
     const { config, cluster, media } = parts;
+    this.recordings = parts.recordings;
+    this.storage = parts.storage;
     this.config = config;
     this.store = parts.store;
     this.cluster = cluster;
@@ -144,6 +158,7 @@ export class Platform {
       const streams = new StreamService({
         store,
         publicUrl: config.http.publicUrl,
+        recordByDefault: config.recording.defaultOn,
         live: {
           isLive: (id) => isLive(id, media, cluster),
           mediaStatus: (id) => mediaStatusOf(id, { media, cluster, client, config }),
@@ -158,13 +173,49 @@ export class Platform {
           },
         },
       });
-      if (roles.has('ingest') || roles.has('edge')) {
-        media = await createMedia({ config, cluster, client, auth, streams });
+      const { storage: storageConfig } = config.recording;
+      const storage = createStorage(
+        storageConfig.kind === 'disk'
+          ? { kind: 'disk', dir: storageConfig.dir }
+          : {
+              kind: 's3',
+              bucket: storageConfig.bucket,
+              prefix: storageConfig.prefix,
+              region: storageConfig.region,
+              ...(storageConfig.endpoint ? { endpoint: storageConfig.endpoint } : {}),
+              forcePathStyle: storageConfig.forcePathStyle,
+            },
+      );
+      closers.push(() => storage.close());
+      const freshMs = Math.round(config.cluster.heartbeatMs * 1.5) + 250;
+      const recordings = new RecordingService({
+        store,
+        storage,
+        bus: cluster.bus,
+        nodes: cluster.nodes,
+        publicUrl: config.http.publicUrl,
+        freshMs,
+        isLive: async (id) => (await streams.get(id).catch(() => undefined))?.live ?? false,
+      });
+      if (roles.has('ingest') || roles.has('edge') || roles.has('recorder')) {
+        media = await createMedia({ config, cluster, client, auth, streams, store, storage });
         const parts = media;
         closers.push(() => parts.pool.close());
+        closers.push(() => parts.recorder?.close());
       }
-      const platform = new Platform({ config, store, cluster, media, auth, client, streams });
+      const platform = new Platform({
+        config,
+        store,
+        cluster,
+        media,
+        auth,
+        client,
+        streams,
+        recordings,
+        storage,
+      });
       await platform.node.start();
+      await media?.recorder?.start();
       return platform;
     } catch (error) {
       for (const close of closers.reverse()) await Promise.resolve(close()).catch(() => undefined);
@@ -186,6 +237,10 @@ export class Platform {
 
   get pipes(): PipeServer {
     return this.#require('pipes', this.#media?.pipes);
+  }
+
+  get recorder(): Recorder {
+    return this.#require('recorder', this.#media?.recorder);
   }
 
   #require<T>(what: string, value: T | undefined): T {
@@ -251,6 +306,17 @@ export class Platform {
         }),
       );
     }
+    if (roles.has('control') || roles.has('egress')) {
+      app.route(
+        '/',
+        createRecordingRoutes({
+          service: this.recordings,
+          storage: this.storage,
+          adminToken: config.adminToken,
+          maxJsonBytes: config.http.maxJsonBytes,
+        }),
+      );
+    }
     for (const routes of media?.routes ?? []) app.route('/', routes);
     if (roles.has('egress') && (!media?.ingest || !media.edge)) {
       app.route('/', this.#frontDoorRoutes(!media?.ingest, !media?.edge));
@@ -294,8 +360,21 @@ export class Platform {
       .filter((copy) => copy.node !== self)
       .reduce((sum, copy) => sum + copy.viewers, 0);
     const viewers = live ? (this.#media?.edge?.viewerCount(id) ?? 0) + elsewhere : 0;
-    // Recordings come with the recorder (GET /api/streams/:id/recordings); until then none.
-    return { id: record.id, name: record.name, live, viewers, recordings: [] };
+    // The stream's own broadcasts (not compositions it appears in) that can be played, in the
+    // shape of the recordings API without its internals (parts).
+    const recordings = (await this.recordings.listForStream(id))
+      .filter((r) => r.kind === 'broadcast' && (r.status === 'ready' || r.status === 'recording'))
+      .map((r) => ({
+        id: r.id,
+        streamId: r.streamId,
+        status: r.status,
+        startedAt: r.startedAt,
+        endedAt: r.endedAt,
+        durationSeconds: r.durationSeconds,
+        hlsUrl: r.hlsUrl,
+        posterUrl: r.posterUrl,
+      }));
+    return { id: record.id, name: record.name, live, viewers, recordings };
   }
 
   #internalRoutes(media: MediaParts): Hono {
@@ -371,6 +450,9 @@ export class Platform {
       });
     }
     const media = this.#media;
+    // First, while the streams still flow: finalize (one process) or leave for the next
+    // recorder (a cluster).
+    await media?.recorder?.close();
     media?.remote?.close();
     media?.pipes.close();
     media?.edge?.close();
@@ -378,6 +460,7 @@ export class Platform {
     await this.node.stop().catch(() => undefined);
     media?.pool.close();
     await this.cluster.close();
+    await this.storage.close();
     await this.store.close();
     log.info('stopped');
   }
@@ -429,6 +512,8 @@ async function createMedia(parts: {
   client: InternalClient;
   auth: ClusterAuth;
   streams: StreamService;
+  store: StateStore;
+  storage: RecordingStorage;
 }): Promise<MediaParts> {
   const { config, cluster, client, streams } = parts;
   const roles = new Set(config.cluster.roles);
@@ -466,7 +551,7 @@ async function createMedia(parts: {
     };
     let edge: Edge | undefined;
     let remote: RemoteSource | undefined;
-    if (roles.has('edge')) {
+    if (roles.has('edge') || roles.has('recorder')) {
       const edgeModule = await import('@wisp/edge');
       if (config.cluster.split) {
         remote = new edgeModule.RemoteSource({
@@ -495,6 +580,9 @@ async function createMedia(parts: {
           lingerMs: config.edge.lingerMs,
         });
       }
+    }
+    if (roles.has('edge')) {
+      const edgeModule = await import('@wisp/edge');
       edge = new edgeModule.Edge({
         pool,
         source: carried,
@@ -509,7 +597,33 @@ async function createMedia(parts: {
       source: carried,
       ...pipe,
     });
-    return { pool, ingest, edge, remote, pipes, routes };
+    let recorder: Recorder | undefined;
+    if (roles.has('recorder')) {
+      const recorderModule = await import('@wisp/recorder/media');
+      const { checkFfmpeg, resolveFfmpeg } = await import('@wisp/recorder');
+      const ffmpeg = resolveFfmpeg(config.recording.ffmpegPath);
+      try {
+        const version = checkFfmpeg(ffmpeg);
+        log.info({ ffmpeg: ffmpeg.ffmpeg, from: ffmpeg.source, version }, 'recorder ffmpeg');
+      } catch (error) {
+        // Streams still go live; every recording fails with this reason until it is fixed.
+        log.error({ err: error }, 'ffmpeg is not usable: recordings will fail');
+      }
+      recorder = new recorderModule.Recorder({
+        nodeId: config.cluster.nodeId,
+        source: carried,
+        store: parts.store,
+        bus: cluster.bus,
+        nodes: cluster.nodes,
+        streams: cluster.streams,
+        storage: parts.storage,
+        config: config.recording,
+        ffmpeg,
+        freshMs: Math.round(config.cluster.heartbeatMs * 1.5) + 250,
+        finalizeOnClose: !config.cluster.split,
+      });
+    }
+    return { pool, ingest, edge, remote, recorder, pipes, routes };
   } catch (error) {
     pool.close();
     throw error;

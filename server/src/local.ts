@@ -45,6 +45,8 @@ export async function startLocalPlatform(env: Record<string, string> = {}): Prom
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
     // Any free media port per worker: tests and benchmarks run platforms side by side.
     RTC_PORT: '0',
+    // Tests and benchmarks that are not about recording don't pay for ffmpeg: they opt in.
+    RECORDINGS: 'off',
     ...env,
   });
   const platform = await Platform.create(config);

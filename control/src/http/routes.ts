@@ -4,18 +4,17 @@
  * the admin bearer token. Errors are thrown as AppErrors and rendered by `onError` as
  * `application/problem+json`.
  */
-import { Hono, type MiddlewareHandler } from 'hono';
+import { Hono } from 'hono';
 import {
   NotFoundError,
-  UnauthorizedError,
+  adminAuth,
+  noStore,
   onError,
-  parseBearer,
   readJsonBody,
-  safeEqual,
   type NodeView,
 } from '@wisp/core';
 import type { StreamService } from '../StreamService.ts';
-import { parseCreateStreamRequest } from '../validation.ts';
+import { parseCreateStreamRequest, parseUpdateStreamRequest } from '../validation.ts';
 
 export interface ControlRoutesOptions {
   service: StreamService;
@@ -27,29 +26,6 @@ export interface ControlRoutesOptions {
   nodes?: () => Promise<NodeView[]>;
 }
 
-/**
- * Requires `Authorization: Bearer <adminToken>`, compared in constant time. A missing (or
- * non-bearer) credential gets a bare challenge, a wrong one `error="invalid_token"`
- * (RFC 6750 §3.1).
- */
-export function adminAuth(adminToken: string): MiddlewareHandler {
-  if (adminToken === '') throw new TypeError('adminToken must not be empty');
-  return async function adminAuth(c, next) {
-    const token = parseBearer(c.req.header('authorization'));
-    if (token === undefined) throw new UnauthorizedError('an admin bearer token is required');
-    if (!safeEqual(token, adminToken)) {
-      throw new UnauthorizedError('the admin bearer token is not valid', true);
-    }
-    await next();
-  };
-}
-
-/** Responses carry stream keys (create, rotate) or stream metadata: never cache them. */
-const noStore: MiddlewareHandler = async function noStore(c, next) {
-  await next();
-  c.header('Cache-Control', 'no-store');
-};
-
 export function createControlRoutes(options: ControlRoutesOptions): Hono {
   const { service, maxJsonBytes } = options;
   const app = new Hono();
@@ -58,8 +34,8 @@ export function createControlRoutes(options: ControlRoutesOptions): Hono {
   const guard = [noStore, adminAuth(options.adminToken)] as const;
 
   app.post('/streams', ...guard, async (c) => {
-    const { name } = parseCreateStreamRequest(await readJsonBody(c, maxJsonBytes));
-    const view = await service.create(name);
+    const { name, record } = parseCreateStreamRequest(await readJsonBody(c, maxJsonBytes));
+    const view = await service.create(name, record === undefined ? {} : { record });
     c.header('Location', `${service.publicUrl}/api/streams/${encodeURIComponent(view.id)}`);
     return c.json(view, 201);
   });
@@ -69,6 +45,11 @@ export function createControlRoutes(options: ControlRoutesOptions): Hono {
   app.get('/streams', ...guard, async (c) => c.json({ streams: await service.list() }));
 
   app.get('/streams/:id', ...guard, async (c) => c.json(await service.get(c.req.param('id'))));
+
+  app.patch('/streams/:id', ...guard, async (c) => {
+    const changes = parseUpdateStreamRequest(await readJsonBody(c, maxJsonBytes));
+    return c.json(await service.update(c.req.param('id'), changes));
+  });
 
   app.post('/streams/:id/key', ...guard, async (c) =>
     c.json(await service.rotateKey(c.req.param('id'))),

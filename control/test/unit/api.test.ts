@@ -186,6 +186,7 @@ describe.each([embeddedBackend(), redisBackend()])('stream-key API on $name', (b
         whepUrl: `${PUBLIC_URL}/whep/${view.id}`,
         playerUrl: `${PUBLIC_URL}/watch/${view.id}`,
         live: false,
+        record: true,
         createdAt: expect.any(String),
         updatedAt: view.createdAt,
       });
@@ -330,6 +331,43 @@ describe.each([embeddedBackend(), redisBackend()])('stream-key API on $name', (b
     it('answers 404 for an unknown id', async () => {
       const res = await request('POST', '/streams/unknownid12345678/key');
       await expectProblem(res, 404, 'Not Found');
+    });
+  });
+
+  describe('PATCH /streams/:id', () => {
+    it('renames and sets or clears the record setting; the key stays', async () => {
+      const created = await createStream('before');
+      const patch = (body: unknown) =>
+        request('PATCH', `/streams/${created.id}`, { headers: json, body: JSON.stringify(body) });
+      const renamed = await patch({ name: '  after ', record: false });
+      expect(renamed.status).toBe(200);
+      expect(await renamed.json()).toMatchObject({ id: created.id, name: 'after', record: false });
+      expect(await service.resolveStreamKey(created.streamKey!)).toBe(created.id);
+      expect(await (await patch({ record: null })).json()).toMatchObject({ record: true });
+      await expectProblem(await patch({ record: 'no' }), 400, 'Bad Request');
+      await expectProblem(await patch({ name: '' }), 400, 'Bad Request');
+      await expectProblem(await patch({}), 400, 'Bad Request');
+      await expectProblem(
+        await request('PATCH', '/streams/unknownid12345678', {
+          headers: json,
+          body: JSON.stringify({ name: 'x' }),
+        }),
+        404,
+        'Not Found',
+      );
+    });
+
+    it('takes record on create', async () => {
+      const res = await request('POST', '/streams', {
+        headers: json,
+        body: JSON.stringify({ name: 'quiet', record: false }),
+      });
+      expect(await res.json()).toMatchObject({ record: false });
+      const bad = await request('POST', '/streams', {
+        headers: json,
+        body: JSON.stringify({ name: 'quiet', record: 1 }),
+      });
+      await expectProblem(bad, 400, 'Bad Request');
     });
   });
 

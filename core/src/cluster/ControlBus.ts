@@ -14,7 +14,12 @@ export type ControlEvent =
   /** The stream key changed: sessions authorized with the old key must be re-checked. */
   | { type: 'keyRotated'; streamId: string }
   /** The stream no longer exists: every session of it must end. */
-  | { type: 'streamDeleted'; streamId: string };
+  | { type: 'streamDeleted'; streamId: string }
+  /**
+   * A composition was created (its record names the recorder node that writes it), or
+   * should end. `streamId` is its first source, `recordingId` its recording.
+   */
+  | { type: 'compositionStarted' | 'compositionStopped'; streamId: string; recordingId: string };
 
 export type ControlEventType = ControlEvent['type'];
 
@@ -48,6 +53,9 @@ export function isControlEvent(value: unknown): value is ControlEvent {
     case 'keyRotated':
     case 'streamDeleted':
       return true;
+    case 'compositionStarted':
+    case 'compositionStopped':
+      return typeof event.recordingId === 'string';
     default:
       return false;
   }

@@ -9,15 +9,39 @@ import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { ConflictError, InvalidStateError } from '../errors.ts';
 import { createLogger, type Logger } from '../logger.ts';
-import type { StateStore, StreamRecord } from './StateStore.ts';
-import { assertStreamRecord, compareStreamRecords, toStreamRecord } from './records.ts';
+import type {
+  RecordingChanges,
+  RecordingRecord,
+  StateStore,
+  StreamChanges,
+  StreamRecord,
+} from './StateStore.ts';
+import {
+  applyStreamChanges,
+  assertRecordingRecord,
+  assertStreamRecord,
+  compareRecordingsNewestFirst,
+  compareStreamRecords,
+  isUnfinished,
+  toRecordingRecord,
+  toStreamRecord,
+} from './records.ts';
 
-/** Version of the on-disk format; bump it (and migrate) when the layout changes. */
-const STATE_FILE_VERSION = 1;
+/**
+ * Version of the on-disk format; bump it (and migrate) when the layout changes. Version 2
+ * added `recordings`; a version 1 file is read as having none.
+ */
+const STATE_FILE_VERSION = 2;
 
 interface StateFile {
   version: number;
   streams: StreamRecord[];
+  recordings?: RecordingRecord[];
+}
+
+interface State {
+  streams: Map<string, StreamRecord>;
+  recordings: Map<string, RecordingRecord>;
 }
 
 export interface EmbeddedStateStoreOptions {
@@ -44,16 +68,18 @@ export class EmbeddedStateStore implements StateStore {
   readonly #log: Logger;
   /** Committed state: only replaced once the file holding it has been written. */
   #streams: Map<string, StreamRecord>;
+  #recordings: Map<string, RecordingRecord>;
   #idsByKeyHash: Map<string, string>;
   /** Tail of the write queue; every change chains onto it. */
   #queue: Promise<void> = Promise.resolve();
   #closed = false;
 
-  private constructor(file: string, streams: Map<string, StreamRecord>) {
+  private constructor(file: string, state: State) {
     this.#file = file;
     this.#log = createLogger('EmbeddedStateStore', { file });
-    this.#streams = streams;
-    this.#idsByKeyHash = indexByKeyHash(streams);
+    this.#streams = state.streams;
+    this.#recordings = state.recordings;
+    this.#idsByKeyHash = indexByKeyHash(state.streams);
   }
 
   /** Opens (or initializes) the store under `dataDir`. Throws CorruptStateFileError. */
@@ -77,7 +103,7 @@ export class EmbeddedStateStore implements StateStore {
 
   async createStream(record: StreamRecord): Promise<void> {
     assertStreamRecord(record);
-    await this.#mutate((streams) => {
+    await this.#mutate(({ streams }) => {
       if (streams.has(record.id)) throw new ConflictError(`stream ${record.id} already exists`);
       if (this.#idsByKeyHash.has(record.keyHash)) {
         throw new ConflictError('a stream with this key already exists');
@@ -109,7 +135,7 @@ export class EmbeddedStateStore implements StateStore {
   }
 
   rotateStreamKey(id: string, newKeyHash: string): Promise<StreamRecord | undefined> {
-    return this.#mutate((streams) => {
+    return this.#mutate(({ streams }) => {
       if (typeof newKeyHash !== 'string' || newKeyHash === '') {
         throw new TypeError('newKeyHash must be a non-empty string');
       }
@@ -126,7 +152,68 @@ export class EmbeddedStateStore implements StateStore {
   }
 
   deleteStream(id: string): Promise<boolean> {
-    return this.#mutate((streams) => streams.delete(id));
+    return this.#mutate(({ streams }) => streams.delete(id));
+  }
+
+  updateStream(id: string, changes: StreamChanges): Promise<StreamRecord | undefined> {
+    return this.#mutate(({ streams }) => {
+      const current = streams.get(id);
+      if (!current) return undefined;
+      const updated = applyStreamChanges(current, changes);
+      streams.set(id, updated);
+      return { ...updated };
+    });
+  }
+
+  async createRecording(record: RecordingRecord): Promise<void> {
+    assertRecordingRecord(record);
+    await this.#mutate(({ recordings }) => {
+      if (recordings.has(record.id)) {
+        throw new ConflictError(`recording ${record.id} already exists`);
+      }
+      recordings.set(record.id, structuredClone(record));
+      return undefined;
+    });
+  }
+
+  getRecording(id: string): Promise<RecordingRecord | undefined> {
+    return this.#read(() => {
+      const record = this.#recordings.get(id);
+      return record && structuredClone(record);
+    });
+  }
+
+  listRecordings(streamId: string): Promise<RecordingRecord[]> {
+    return this.#read(() =>
+      [...this.#recordings.values()]
+        .filter((r) => r.streamIds.includes(streamId))
+        .map((r) => structuredClone(r))
+        .sort(compareRecordingsNewestFirst),
+    );
+  }
+
+  listUnfinishedRecordings(): Promise<RecordingRecord[]> {
+    return this.#read(() =>
+      [...this.#recordings.values()]
+        .filter(isUnfinished)
+        .map((r) => structuredClone(r))
+        .sort(compareRecordingsNewestFirst),
+    );
+  }
+
+  updateRecording(id: string, changes: RecordingChanges): Promise<RecordingRecord | undefined> {
+    return this.#mutate(({ recordings }) => {
+      const current = recordings.get(id);
+      if (!current) return undefined;
+      const updated = { ...current, ...changes, updatedAt: new Date().toISOString() };
+      assertRecordingRecord(updated);
+      recordings.set(id, updated);
+      return structuredClone(updated);
+    });
+  }
+
+  deleteRecording(id: string): Promise<boolean> {
+    return this.#mutate(({ recordings }) => recordings.delete(id));
   }
 
   /** Waits for pending writes, then refuses further calls. Idempotent. */
@@ -152,14 +239,18 @@ export class EmbeddedStateStore implements StateStore {
    * writes the result, and only then makes it the committed state. A change that throws, or a
    * write that fails, leaves both memory and file as they were.
    */
-  #mutate<T>(change: (streams: Map<string, StreamRecord>) => T): Promise<T> {
+  #mutate<T>(change: (state: State) => T): Promise<T> {
     if (this.#closed) return Promise.reject(this.#closedError());
     const run = async (): Promise<T> => {
-      const next = new Map(this.#streams);
+      const next: State = {
+        streams: new Map(this.#streams),
+        recordings: new Map(this.#recordings),
+      };
       const result = change(next);
       await writeStateFile(this.#file, next);
-      this.#streams = next;
-      this.#idsByKeyHash = indexByKeyHash(next);
+      this.#streams = next.streams;
+      this.#recordings = next.recordings;
+      this.#idsByKeyHash = indexByKeyHash(next.streams);
       return result;
     };
     const done = this.#queue.then(run);
@@ -178,12 +269,14 @@ function indexByKeyHash(streams: Map<string, StreamRecord>): Map<string, string>
   return index;
 }
 
-async function loadStateFile(file: string): Promise<Map<string, StreamRecord>> {
+async function loadStateFile(file: string): Promise<State> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+      return { streams: new Map(), recordings: new Map() };
+    }
     throw error;
   }
   let parsed: unknown;
@@ -195,8 +288,8 @@ async function loadStateFile(file: string): Promise<Map<string, StreamRecord>> {
   if (typeof parsed !== 'object' || parsed === null) {
     throw new CorruptStateFileError(file, 'not a JSON object');
   }
-  const { version, streams } = parsed as Partial<StateFile>;
-  if (version !== STATE_FILE_VERSION) {
+  const { version, streams, recordings = [] } = parsed as Partial<StateFile>;
+  if (version !== STATE_FILE_VERSION && version !== 1) {
     throw new CorruptStateFileError(file, `unsupported version ${String(version)}`);
   }
   if (!Array.isArray(streams)) throw new CorruptStateFileError(file, '"streams" is not a list');
@@ -211,13 +304,23 @@ async function loadStateFile(file: string): Promise<Map<string, StreamRecord>> {
     byId.set(record.id, record);
     keyHashes.add(record.keyHash);
   }
-  return byId;
+  if (!Array.isArray(recordings)) {
+    throw new CorruptStateFileError(file, '"recordings" is not a list');
+  }
+  const recordingsById = new Map<string, RecordingRecord>();
+  for (const [index, value] of recordings.entries()) {
+    const record = toRecordingRecord(value);
+    if (!record) throw new CorruptStateFileError(file, `recording #${index} is malformed`);
+    recordingsById.set(record.id, record);
+  }
+  return { streams: byId, recordings: recordingsById };
 }
 
-async function writeStateFile(file: string, streams: Map<string, StreamRecord>): Promise<void> {
+async function writeStateFile(file: string, next: State): Promise<void> {
   const state: StateFile = {
     version: STATE_FILE_VERSION,
-    streams: [...streams.values()].sort(compareStreamRecords),
+    streams: [...next.streams.values()].sort(compareStreamRecords),
+    recordings: [...next.recordings.values()].sort(compareRecordingsNewestFirst),
   };
   // Writes are serialized per store, so one fixed temporary name is enough and never leaves
   // more than one stray file behind after a crash.

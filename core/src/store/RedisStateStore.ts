@@ -5,6 +5,9 @@
  *   updatedAt).
  * - `{prefix}streams`: sorted set of ids scored by createdAt (ms), for listing oldest first.
  * - `{prefix}streamkey:<keyHash>`: string holding the id of the stream with that key hash.
+ * - `{prefix}recording:<id>`: string holding the RecordingRecord as JSON.
+ * - `{prefix}recordings:<streamId>`: sorted set of the stream's recording ids by startedAt (ms).
+ * - `{prefix}recordings-unfinished`: set of the ids still recording or finalizing.
  *
  * Every change that touches more than one key runs as one Lua script, so the key index never
  * disagrees with the records. The rotate and delete scripts derive the old index key from the
@@ -14,9 +17,24 @@
 import { Redis } from 'ioredis';
 import { ConflictError, InvalidStateError } from '../errors.ts';
 import { createLogger, type Logger } from '../logger.ts';
-import type { StateStore, StreamRecord } from './StateStore.ts';
+import type {
+  RecordingChanges,
+  RecordingRecord,
+  StateStore,
+  StreamChanges,
+  StreamRecord,
+} from './StateStore.ts';
 import { connectRedis, maskRedisUrl, type RedisConnectionOptions } from './redisConnection.ts';
-import { assertStreamRecord, timestampMs, toStreamRecord } from './records.ts';
+import {
+  applyStreamChanges,
+  assertRecordingRecord,
+  assertStreamRecord,
+  compareRecordingsNewestFirst,
+  isUnfinished,
+  timestampMs,
+  toRecordingRecord,
+  toStreamRecord,
+} from './records.ts';
 
 export interface RedisStateStoreOptions extends RedisConnectionOptions {
   /** Prefix of every key, e.g. `wisp:`. */
@@ -61,8 +79,53 @@ if redis.call('GET', index) == ARGV[1] then redis.call('DEL', index) end
 return 1
 `;
 
+/**
+ * KEYS: stream hash. ARGV: name ('' = unchanged), updatedAt, record ('1', '0', '' = unchanged,
+ * '-' = remove). Returns 0 when the stream is missing, else the updated hash.
+ */
+const UPDATE_STREAM = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if ARGV[1] ~= '' then redis.call('HSET', KEYS[1], 'name', ARGV[1]) end
+redis.call('HSET', KEYS[1], 'updatedAt', ARGV[2])
+if ARGV[3] == '-' then redis.call('HDEL', KEYS[1], 'record')
+elseif ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'record', ARGV[3]) end
+return redis.call('HGETALL', KEYS[1])
+`;
+
+/**
+ * KEYS: recording key, unfinished set. ARGV: id, JSON, unfinished ('1'/'0'), mode ('create'
+ * or 'update'), then the per-stream index keys and the score. Create fails (0) when the
+ * record exists, update (0) when it does not.
+ */
+const PUT_RECORDING = `
+local exists = redis.call('EXISTS', KEYS[1]) == 1
+if ARGV[4] == 'create' and exists then return 0 end
+if ARGV[4] == 'update' and not exists then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+if ARGV[3] == '1' then redis.call('SADD', KEYS[2], ARGV[1])
+else redis.call('SREM', KEYS[2], ARGV[1]) end
+for i = 6, #ARGV do redis.call('ZADD', ARGV[i], ARGV[5], ARGV[1]) end
+return 1
+`;
+
+/** KEYS: recording key, unfinished set. ARGV: id, key prefix of the per-stream indexes. */
+const DELETE_RECORDING = `
+local json = redis.call('GET', KEYS[1])
+if not json then return 0 end
+local record = cjson.decode(json)
+for _, streamId in ipairs(record.streamIds) do
+  redis.call('ZREM', ARGV[2] .. streamId, ARGV[1])
+end
+redis.call('DEL', KEYS[1])
+redis.call('SREM', KEYS[2], ARGV[1])
+return 1
+`;
+
 /** The Lua scripts above, registered on the connection with `defineCommand`. */
 interface ScriptCommands {
+  wispUpdateStream(...keysAndArgs: string[]): Promise<number | string[]>;
+  wispPutRecording(...keysAndArgs: (string | number)[]): Promise<number>;
+  wispDeleteRecording(...keysAndArgs: string[]): Promise<number>;
   wispCreateStream(...keysAndArgs: (string | number)[]): Promise<number>;
   wispRotateStreamKey(...keysAndArgs: string[]): Promise<number | string[]>;
   wispDeleteStream(...keysAndArgs: string[]): Promise<number>;
@@ -100,6 +163,9 @@ export class RedisStateStore implements StateStore {
     redis.defineCommand('wispCreateStream', { numberOfKeys: 3, lua: CREATE_STREAM });
     redis.defineCommand('wispRotateStreamKey', { numberOfKeys: 2, lua: ROTATE_STREAM_KEY });
     redis.defineCommand('wispDeleteStream', { numberOfKeys: 2, lua: DELETE_STREAM });
+    redis.defineCommand('wispUpdateStream', { numberOfKeys: 1, lua: UPDATE_STREAM });
+    redis.defineCommand('wispPutRecording', { numberOfKeys: 2, lua: PUT_RECORDING });
+    redis.defineCommand('wispDeleteRecording', { numberOfKeys: 2, lua: DELETE_RECORDING });
     log.info('redis state store connected');
     return new RedisStateStore(redis, options.prefix, log);
   }
@@ -173,9 +239,102 @@ export class RedisStateStore implements StateStore {
     if (result === 0) return undefined;
     if (result === -1) throw new ConflictError('a stream with this key already exists');
     if (!Array.isArray(result)) throw new Error(`unexpected reply from rotate script: ${result}`);
-    const fields: Record<string, string> = {};
-    for (let i = 0; i + 1 < result.length; i += 2) fields[result[i]] = result[i + 1];
-    return toStreamRecord(fields);
+    return toStreamRecord(pairs(result));
+  }
+
+  async updateStream(id: string, changes: StreamChanges): Promise<StreamRecord | undefined> {
+    this.#assertOpen();
+    // Validates the changes the way the embedded store does.
+    const checked = applyStreamChanges(
+      { id, name: 'x', keyHash: 'x', createdAt: '', updatedAt: '' },
+      changes,
+    );
+    const record =
+      changes.record === null
+        ? '-'
+        : changes.record === undefined
+          ? ''
+          : changes.record
+            ? '1'
+            : '0';
+    const result = await this.#redis.wispUpdateStream(
+      this.#streamKey(id),
+      changes.name === undefined ? '' : checked.name,
+      checked.updatedAt,
+      record,
+    );
+    if (result === 0) return undefined;
+    if (!Array.isArray(result)) throw new Error(`unexpected reply from update script: ${result}`);
+    return toStreamRecord(pairs(result));
+  }
+
+  async createRecording(record: RecordingRecord): Promise<void> {
+    this.#assertOpen();
+    assertRecordingRecord(record);
+    if ((await this.#putRecording(record, 'create')) === 0) {
+      throw new ConflictError(`recording ${record.id} already exists`);
+    }
+  }
+
+  async getRecording(id: string): Promise<RecordingRecord | undefined> {
+    this.#assertOpen();
+    return parseRecording(await this.#redis.get(this.#recordingKey(id)));
+  }
+
+  async listRecordings(streamId: string): Promise<RecordingRecord[]> {
+    this.#assertOpen();
+    const ids = await this.#redis.zrange(this.#recordingIndexKey(streamId), 0, '-1');
+    return (await this.#getRecordings(ids)).sort(compareRecordingsNewestFirst);
+  }
+
+  async listUnfinishedRecordings(): Promise<RecordingRecord[]> {
+    this.#assertOpen();
+    const ids = await this.#redis.smembers(this.#unfinishedKey());
+    return (await this.#getRecordings(ids)).sort(compareRecordingsNewestFirst);
+  }
+
+  async updateRecording(
+    id: string,
+    changes: RecordingChanges,
+  ): Promise<RecordingRecord | undefined> {
+    this.#assertOpen();
+    // One writer per recording (its recorder); the script refuses to resurrect a deleted one.
+    const current = await this.getRecording(id);
+    if (!current) return undefined;
+    const updated = { ...current, ...changes, updatedAt: new Date().toISOString() };
+    assertRecordingRecord(updated);
+    return (await this.#putRecording(updated, 'update')) === 0 ? undefined : updated;
+  }
+
+  async deleteRecording(id: string): Promise<boolean> {
+    this.#assertOpen();
+    const result = await this.#redis.wispDeleteRecording(
+      this.#recordingKey(id),
+      this.#unfinishedKey(),
+      id,
+      this.#recordingIndexKey(''),
+    );
+    return result === 1;
+  }
+
+  #putRecording(record: RecordingRecord, mode: 'create' | 'update'): Promise<number> {
+    return this.#redis.wispPutRecording(
+      this.#recordingKey(record.id),
+      this.#unfinishedKey(),
+      record.id,
+      JSON.stringify(record),
+      isUnfinished(record) ? '1' : '0',
+      mode,
+      timestampMs(record.startedAt),
+      ...record.streamIds.map((streamId) => this.#recordingIndexKey(streamId)),
+    );
+  }
+
+  async #getRecordings(ids: string[]): Promise<RecordingRecord[]> {
+    if (ids.length === 0) return [];
+    const values = await this.#redis.mget(ids.map((id) => this.#recordingKey(id)));
+    // A recording deleted between the two round trips simply drops out of the list.
+    return values.map(parseRecording).filter((r): r is RecordingRecord => r !== undefined);
   }
 
   async deleteStream(id: string): Promise<boolean> {
@@ -221,5 +380,32 @@ export class RedisStateStore implements StateStore {
 
   #listKey(): string {
     return `${this.#prefix}streams`;
+  }
+
+  #recordingKey(id: string): string {
+    return `${this.#prefix}recording:${id}`;
+  }
+
+  #recordingIndexKey(streamId: string): string {
+    return `${this.#prefix}recordings:${streamId}`;
+  }
+
+  #unfinishedKey(): string {
+    return `${this.#prefix}recordings-unfinished`;
+  }
+}
+
+function pairs(flat: string[]): Record<string, string> {
+  const fields: Record<string, string> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]] = flat[i + 1];
+  return fields;
+}
+
+function parseRecording(json: string | null): RecordingRecord | undefined {
+  if (json === null) return undefined;
+  try {
+    return toRecordingRecord(JSON.parse(json));
+  } catch {
+    return undefined;
   }
 }

@@ -47,7 +47,20 @@ describe('EmbeddedStateStore on disk', () => {
     await store.close();
     expect(await readdir(dataDir)).toEqual(['state.json']);
     const state = JSON.parse(await readFile(path.join(dataDir, 'state.json'), 'utf8'));
-    expect(state).toEqual({ version: 1, streams: [record] });
+    expect(state).toEqual({ version: 2, streams: [record], recordings: [] });
+  });
+
+  it('reads a version 1 file (before recordings) and keeps its streams', async () => {
+    const dataDir = await tempDir();
+    const record = makeRecord({ name: 'from v1' });
+    await writeFile(
+      path.join(dataDir, 'state.json'),
+      JSON.stringify({ version: 1, streams: [record] }),
+    );
+    const store = await EmbeddedStateStore.create({ dataDir });
+    expect(await store.listStreams()).toEqual([record]);
+    expect(await store.listUnfinishedRecordings()).toEqual([]);
+    await store.close();
   });
 
   it('does not change memory or file when a write is refused', async () => {

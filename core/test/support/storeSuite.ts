@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConflictError } from '../../src/errors.ts';
 import { generateStreamId, generateStreamKey, hashStreamKey } from '../../src/keys.ts';
-import type { StateStore, StreamRecord } from '../../src/store/StateStore.ts';
+import type { RecordingRecord, StateStore, StreamRecord } from '../../src/store/StateStore.ts';
 
 export interface StateStoreFactory {
   /** A fresh, empty store on new underlying data (a new directory, a new key prefix). */
@@ -23,6 +23,25 @@ export function makeRecord(overrides: Partial<StreamRecord> = {}): StreamRecord 
     keyHash: hashStreamKey(generateStreamKey()),
     createdAt,
     updatedAt: createdAt,
+    ...overrides,
+  };
+}
+
+/** A recording of `streamIds` that started `seconds` after the base time. */
+export function makeRecording(
+  streamIds: string[],
+  seconds: number,
+  overrides: Partial<RecordingRecord> = {},
+): RecordingRecord {
+  return {
+    id: `rec_${generateStreamId()}`,
+    kind: streamIds.length > 1 ? 'composition' : 'broadcast',
+    streamIds,
+    status: 'recording',
+    node: 'node-a',
+    startedAt: at(seconds),
+    parts: 1,
+    updatedAt: at(seconds),
     ...overrides,
   };
 }
@@ -284,6 +303,68 @@ export function describeStateStore(name: string, factory: StateStoreFactory): vo
         store.createStream(makeRecord({ createdAt: 'yesterday' })),
       ).rejects.toBeInstanceOf(TypeError);
       expect(await store.listStreams()).toEqual([]);
+    });
+
+    it('updates a stream: name and the record setting, back to the default with null', async () => {
+      const store = await fresh();
+      const record = makeRecord();
+      await store.createStream(record);
+      const named = await store.updateStream(record.id, { name: 'renamed', record: false });
+      expect(named).toMatchObject({ id: record.id, name: 'renamed', record: false });
+      expect(named!.keyHash).toBe(record.keyHash);
+      expect(await store.getStream(record.id)).toEqual(named);
+      const on = await store.updateStream(record.id, { record: true });
+      expect(on).toMatchObject({ name: 'renamed', record: true });
+      const back = await store.updateStream(record.id, { record: null });
+      expect(back).not.toHaveProperty('record');
+      await expect((await reopen()).getStream(record.id)).resolves.toEqual(back);
+      expect(await store.updateStream('missing', { name: 'x' })).toBeUndefined();
+      await expect(store.updateStream(record.id, { name: '' })).rejects.toBeInstanceOf(TypeError);
+    });
+
+    it('keeps recordings: per stream newest first, unfinished ones, updates, deletes', async () => {
+      const store = await fresh();
+      const old = makeRecording(['s1'], 10, { status: 'ready', endedAt: at(20) });
+      const live = makeRecording(['s1'], 30);
+      const composed = makeRecording(['s1', 's2'], 20, { name: 'duo', layout: 'grid' });
+      for (const r of [old, live, composed]) await store.createRecording(r);
+      await expect(store.createRecording(live)).rejects.toBeInstanceOf(ConflictError);
+      expect((await store.listRecordings('s1')).map((r) => r.id)).toEqual([
+        live.id,
+        composed.id,
+        old.id,
+      ]);
+      expect(await store.listRecordings('s2')).toEqual([composed]);
+      expect(await store.listRecordings('s3')).toEqual([]);
+      expect((await store.listUnfinishedRecordings()).map((r) => r.id).sort()).toEqual(
+        [live.id, composed.id].sort(),
+      );
+
+      const done = await store.updateRecording(live.id, {
+        status: 'ready',
+        endedAt: at(40),
+        durationSeconds: 10.5,
+        parts: 2,
+      });
+      expect(done).toMatchObject({ status: 'ready', durationSeconds: 10.5, parts: 2 });
+      expect(done!.updatedAt).not.toBe(live.updatedAt);
+      expect(await store.getRecording(live.id)).toEqual(done);
+      expect((await store.listUnfinishedRecordings()).map((r) => r.id)).toEqual([composed.id]);
+
+      const reopened = await reopen();
+      expect(await reopened.getRecording(composed.id)).toEqual(composed);
+      expect(await reopened.deleteRecording(composed.id)).toBe(true);
+      expect(await reopened.deleteRecording(composed.id)).toBe(false);
+      expect(await reopened.updateRecording(composed.id, { status: 'failed' })).toBeUndefined();
+      expect(await reopened.getRecording(composed.id)).toBeUndefined();
+      expect(await reopened.listRecordings('s2')).toEqual([]);
+      expect(await reopened.listUnfinishedRecordings()).toEqual([]);
+      await expect(
+        reopened.createRecording({ ...old, id: 'rec_x', streamIds: [] }),
+      ).rejects.toBeInstanceOf(TypeError);
+      await expect(
+        reopened.updateRecording(old.id, { status: 'done' as never }),
+      ).rejects.toBeInstanceOf(TypeError);
     });
   });
 }

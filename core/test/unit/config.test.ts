@@ -350,7 +350,7 @@ describe('loadConfig: cluster and roles', () => {
   it('runs every role in one process by default, with a generated secret', () => {
     const { cluster } = loadConfig({ PORT: '9000', PUBLIC_URL: 'http://10.9.8.7:9000' });
     expect(cluster).toMatchObject({
-      roles: ['control', 'ingest', 'edge', 'egress'],
+      roles: ['control', 'ingest', 'edge', 'egress', 'recorder'],
       split: false,
       nodeUrl: 'http://10.9.8.7:9000',
       internalUrl: 'http://10.9.8.7:9000',
@@ -421,20 +421,71 @@ describe('loadConfig: cluster and roles', () => {
     );
     expect(() => loadConfig({ CLUSTER_SECRET: 'short' })).toThrow(/at least 16/);
     expect(() => loadConfig({ ...split, ROLES: 'edge,viewer' })).toThrow(/"viewer" is not one/);
-    expect(() => loadConfig({ ...split, ROLES: 'recorder' })).toThrow(/recorder role/);
+    expect(loadConfig({ ...split, ROLES: 'recorder' }).cluster.roles).toEqual(['recorder']);
+    // Without the recorder the process is one part of a cluster: it needs Redis.
+    expect(() => loadConfig({ ROLES: 'control,ingest,edge,egress' })).toThrow(/REDIS_URL/);
     expect(() => loadConfig({ ...split, ROLES: ' , ' })).toThrow(/at least one role/);
     expect(() => loadConfig({ ...split, NODE_ID: 'a b' })).toThrow(/NODE_ID/);
     expect(() => loadConfig({ ...split, NODE_URL: 'edge-1' })).toThrow(/NODE_URL/);
     expect(() => loadConfig({ ...split, PIPE_LISTEN_IP: 'edge-1' })).toThrow(/PIPE_LISTEN_IP/);
     expect(() => loadConfig({ ...split, PIPE_SRTP: 'maybe' })).toThrow(/PIPE_SRTP/);
-    for (const bad of [split, {}]) {
-      expect(() => loadConfig({ ...bad, ROLES: 'recorder' })).toThrow(ConfigError);
-    }
+    expect(() => loadConfig({ ROLES: 'recorder' })).toThrow(ConfigError);
   });
 
   it('masks the cluster secret in the start-up log', () => {
     const described = describeConfig(loadConfig(split));
     expect((described.cluster as { secret: string }).secret).toBe('***');
     expect(JSON.stringify(described)).not.toContain(split.CLUSTER_SECRET);
+  });
+});
+
+describe('loadConfig: recordings and storage', () => {
+  it('records by default to disk under DATA_DIR, 4 s segments', () => {
+    const { recording } = loadConfig({ DATA_DIR: '/var/wisp' });
+    expect(recording).toEqual({
+      defaultOn: true,
+      segmentSeconds: 4,
+      uploadTimeoutMs: 30_000,
+      ffmpegPath: undefined,
+      spoolDir: '/var/wisp/spool',
+      storage: { kind: 'disk', dir: '/var/wisp/recordings' },
+    });
+    expect(loadConfig({ RECORDINGS: 'off' }).recording.defaultOn).toBe(false);
+    expect(loadConfig({ FFMPEG_PATH: '/opt/ffmpeg' }).recording.ffmpegPath).toBe('/opt/ffmpeg');
+  });
+
+  it('reads the S3 settings, path style by default with a custom endpoint', () => {
+    const { storage } = loadConfig({
+      STORAGE: 's3',
+      S3_BUCKET: 'recs',
+      S3_PREFIX: '/live',
+      S3_ENDPOINT: 'http://127.0.0.1:9000',
+    }).recording;
+    expect(storage).toEqual({
+      kind: 's3',
+      bucket: 'recs',
+      prefix: 'live/',
+      region: 'us-east-1',
+      endpoint: 'http://127.0.0.1:9000',
+      forcePathStyle: true,
+    });
+    expect(
+      loadConfig({ STORAGE: 's3', S3_BUCKET: 'b', S3_REGION: 'eu-west-1' }).recording.storage,
+    ).toMatchObject({
+      region: 'eu-west-1',
+      endpoint: undefined,
+      forcePathStyle: false,
+      prefix: '',
+    });
+  });
+
+  it('refuses bad recording settings', () => {
+    expect(() => loadConfig({ RECORDINGS: 'maybe' })).toThrow(/RECORDINGS/);
+    expect(() => loadConfig({ STORAGE: 'tape' })).toThrow(/STORAGE/);
+    expect(() => loadConfig({ STORAGE: 's3' })).toThrow(/S3_BUCKET/);
+    expect(() => loadConfig({ STORAGE: 's3', S3_BUCKET: 'b', S3_ENDPOINT: 'x' })).toThrow(
+      /S3_ENDPOINT/,
+    );
+    expect(() => loadConfig({ RECORDING_SEGMENT_SECONDS: '0' })).toThrow(/SEGMENT/);
   });
 });

@@ -308,6 +308,7 @@ export class ObsLikePublisher {
             }
           : undefined,
         maxDurationSec: options.maxDurationSec ?? 3600,
+        ...(options.pattern ? { pattern: options.pattern } : {}),
         videoPayloadType: VIDEO_PAYLOAD_TYPE,
         audioPayloadType: AUDIO_PAYLOAD_TYPE,
         packetSize: RTP_PACKET_SIZE,

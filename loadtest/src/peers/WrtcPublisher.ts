@@ -45,6 +45,11 @@ export interface WrtcPublisherOptions {
    * the same size.
    */
   onFrame?: (frameIndex: number, frame: I420Frame) => Uint8Array | void;
+  /**
+   * Called for every 10 ms audio frame (48 kHz mono, 16-bit) of the tone; may change the
+   * samples in place (e.g. silence them between beeps) or return others of the same length.
+   */
+  onAudio?: (frameIndex: number, samples: Int16Array) => Int16Array | void;
   /** How long to wait for ICE gathering before sending the offer. Default 2000 ms. */
   iceGatheringTimeoutMs?: number;
   /** HTTP timeout of POST and DELETE. Default 8000 ms. */
@@ -205,8 +210,14 @@ export class WrtcPublisher {
       // After a long stall (a blocked event loop) old audio is skipped, not sent in a burst.
       if (due - this.#audioFramesSent > 20) this.#audioFramesSent = due - 1;
       while (this.#audioFramesSent < due) {
+        let samples = toneFrame(this.#audioFramesSent, SAMPLE_RATE);
+        try {
+          samples = this.#options.onAudio?.(this.#audioFramesSent, samples) ?? samples;
+        } catch (error) {
+          this.#logger.warn({ err: error }, 'onAudio hook threw; sending the tone');
+        }
         this.#audioSource.onData({
-          samples: toneFrame(this.#audioFramesSent, SAMPLE_RATE),
+          samples,
           sampleRate: SAMPLE_RATE,
           bitsPerSample: 16,
           channelCount: 1,

@@ -9,6 +9,8 @@ export {
   type MediaToolProcess as FfmpegProcess,
 } from './mediaTool.ts';
 
+import type { MediaPattern } from './obsLikeOptions.ts';
+
 export interface VideoLayer {
   /** The RTP stream id, "0" for the full-resolution layer as OBS names them. */
   rid: string;
@@ -34,6 +36,8 @@ export interface ObsLikeEncodeOptions {
   audio: AudioOutput | undefined;
   /** The lavfi sources end after this many seconds, a bound on a leaked process. */
   maxDurationSec: number;
+  /** The picture and sound (ObsLikePublisherOptions.pattern). Default `testsrc`. */
+  pattern?: MediaPattern;
   videoPayloadType: number;
   audioPayloadType: number;
   /** RTP packet size including the 12-byte header. OBS fragments at 1200 payload bytes. */
@@ -53,22 +57,10 @@ export function obsLikeFfmpegArgs(options: ObsLikeEncodeOptions): string[] {
   const videoInput = 0;
   const audioInput = video ? 1 : 0;
   if (video) {
-    args.push(
-      '-re',
-      '-f',
-      'lavfi',
-      '-i',
-      `testsrc2=size=${options.width}x${options.height}:rate=${options.fps}:duration=${options.maxDurationSec}`,
-    );
+    args.push('-re', '-f', 'lavfi', '-i', videoSource(options));
   }
   if (options.audio) {
-    args.push(
-      '-re',
-      '-f',
-      'lavfi',
-      '-i',
-      `sine=frequency=440:sample_rate=48000:duration=${options.maxDurationSec}`,
-    );
+    args.push('-re', '-f', 'lavfi', '-i', audioSource(options));
   }
 
   if (options.layers.length > 1) {
@@ -133,6 +125,29 @@ export function obsLikeFfmpegArgs(options: ObsLikeEncodeOptions): string[] {
     );
   }
   return args;
+}
+
+/** The lavfi video source of a pattern. */
+export function videoSource(options: ObsLikeEncodeOptions): string {
+  const size = `size=${options.width}x${options.height}:rate=${options.fps}`;
+  const duration = `duration=${options.maxDurationSec}`;
+  const pattern = options.pattern ?? 'testsrc';
+  if (pattern === 'testsrc') return `testsrc2=${size}:${duration}`;
+  if ('color' in pattern) return `color=c=${pattern.color}:${size}:${duration}`;
+  const { periodSec, flashSec } = pattern.sync;
+  return (
+    `color=c=black:${size}:${duration},` +
+    `drawbox=x=0:y=0:w=iw:h=ih:color=white:t=fill:enable='lt(mod(t\\,${periodSec})\\,${flashSec})'`
+  );
+}
+
+/** The lavfi audio source of a pattern: a tone, or beeps with the flashes. */
+export function audioSource(options: ObsLikeEncodeOptions): string {
+  const tone = `sine=frequency=440:sample_rate=48000:duration=${options.maxDurationSec}`;
+  const pattern = options.pattern ?? 'testsrc';
+  if (pattern === 'testsrc' || 'color' in pattern) return tone;
+  const { periodSec, flashSec } = pattern.sync;
+  return `${tone},volume=volume=0:enable='gte(mod(t\\,${periodSec})\\,${flashSec})'`;
 }
 
 function rtpOutput(payloadType: number, ssrc: number, port: number, packetSize: number): string[] {

@@ -44,7 +44,18 @@ export interface ObsLikePublisherOptions {
   stopOnDisconnect?: boolean;
   /** The ffmpeg sources end after this long, a bound on leaked processes. Default 3600 s. */
   maxDurationSec?: number;
+  /**
+   * What the picture and the sound are: the default moving test pattern and 440 Hz tone, or
+   * `sync` (black with a white flash and a beep at the same instants, every
+   * `periodSec` seconds for `flashSec`: to measure audio/video sync after the media went
+   * through the platform), or a solid colour (`{ color: 'red' }`: to tell sources apart in a
+   * composition).
+   */
+  pattern?: MediaPattern;
 }
+
+export type MediaPattern =
+  'testsrc' | { sync: { periodSec: number; flashSec: number } } | { color: string };
 
 export interface ObsLikePublisherStats {
   audioPacketsSent: number;

@@ -17,7 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export type LocalNodeKind = 'front' | 'ingest' | 'edge' | 'relay';
+export type LocalNodeKind = 'front' | 'ingest' | 'edge' | 'relay' | 'recorder';
 
 export interface LocalNodeSpec {
   kind: LocalNodeKind;
@@ -36,6 +36,8 @@ export interface LocalClusterOptions {
   edges?: number;
   relays?: number;
   ingests?: number;
+  /** Recorder nodes. Default 0. */
+  recorders?: number;
   /** Front door HTTP port; default any free port. Nodes take free ports. */
   port?: number;
   host?: string;
@@ -69,6 +71,7 @@ const ROLES_OF: Record<LocalNodeKind, string> = {
   ingest: 'ingest',
   edge: 'edge',
   relay: 'edge',
+  recorder: 'recorder',
 };
 
 export class LocalCluster {
@@ -110,6 +113,9 @@ export class LocalCluster {
         specs.push({ kind: 'relay', id: `relay-${i}` });
       }
       for (let i = 1; i <= (options.edges ?? 2); i++) specs.push({ kind: 'edge', id: `edge-${i}` });
+      for (let i = 1; i <= (options.recorders ?? 0); i++) {
+        specs.push({ kind: 'recorder', id: `recorder-${i}` });
+      }
       await Promise.all(
         specs.map((spec) =>
           cluster.startNode(
@@ -147,6 +153,8 @@ export class LocalCluster {
       CLUSTER_SECRET: this.secret,
       ADMIN_TOKEN: this.adminToken,
       DATA_DIR: path.join(this.#dataDir, spec.id),
+      // Recordings on disk: one folder the recorders write and the front door serves.
+      RECORDINGS_DIR: path.join(this.#dataDir, 'recordings'),
       MEDIASOUP_WORKERS: '1',
       RTC_PORT: '0',
       RTC_LISTEN_IP: host,

@@ -1,5 +1,5 @@
 /**
- * `npm run cluster [-- --edges N --relays M --ingests K --port P]`: a real local cluster on
+ * `npm run cluster [-- --edges N --relays M --ingests K --recorders R --port P]`: a real local cluster on
  * loopback, every role in its own process (LocalCluster). Prints `front door: <url>` and
  * `admin token: <token>` once every node is ready; Ctrl-C (SIGINT) or SIGTERM stops it all.
  */
@@ -30,6 +30,7 @@ const { values } = parseArgs({
     edges: { type: 'string' },
     relays: { type: 'string' },
     ingests: { type: 'string' },
+    recorders: { type: 'string' },
     port: { type: 'string' },
   },
 });
@@ -39,6 +40,7 @@ const cluster = await LocalCluster.start({
   edges: count(values.edges, 'edges', 2),
   relays: count(values.relays, 'relays', 0),
   ingests: Math.max(1, count(values.ingests, 'ingests', 1)),
+  recorders: count(values.recorders, 'recorders', 1),
   ...(values.port ? { port: port(values.port) } : {}),
 }).catch((error: unknown) => {
   process.stderr.write(`cluster failed to start: ${(error as Error).message}\n`);
