@@ -6,8 +6,9 @@
  *   advancing, frames decoded per getVideoPlaybackQuality); the stats overlay (?stats=1)
  *   shows plausible numbers;
  * - the watch page recovers by itself when the publisher leaves and comes back;
- * - a recording replays through hls.js (recordings the test writes itself with ffmpeg, on
- *   another origin, listed by an injected status: the recorder is not in this branch yet);
+ * - once the broadcast is over, its own recording from the recorder replays by itself through
+ *   hls.js; recordings the test writes itself with ffmpeg (on another origin, listed by an
+ *   injected status) replay too, and the one picked from the list or `?recording=` plays;
  * - /admin creates, rotates (confirmed) and deletes (confirmed) a stream;
  * - <wisp-player> and the /embed/:id iframe play on a page from another origin;
  * - simulcast quality selection, keyboard use on a phone-sized viewport;
@@ -266,6 +267,13 @@ describe.each(BROWSERS)('%s', (name) => {
       () => document.querySelector('.wisp-viewers')?.textContent ?? '',
     );
     expect(viewers).toMatch(/^\d+ watching$/);
+    // The public status the page polls, straight from the platform (no token).
+    const status = (await (await fetch(`${stream.playerUrl}/status`)).json()) as Record<
+      string,
+      unknown
+    >;
+    expect(status).toMatchObject({ id: stream.id, name: stream.name, live: true, recordings: [] });
+    expect(status.viewers).toBeGreaterThanOrEqual(1);
     await viewer.screenshot('watch-stats', { fullPage: true });
     await publisher.screenshot('publish-live');
     expect(publisher.problems).toEqual([]);
@@ -373,6 +381,74 @@ describe.each(BROWSERS)('%s', (name) => {
     expect(viewer.problems).toEqual([]);
     expect(direct.problems).toEqual([]);
   }, 180_000);
+
+  it('after the broadcast, replays its own recording from the recorder by itself', async () => {
+    // A platform of its own that records (the shared one does not, to spare the CPU).
+    const recording = await startPlatform({ RECORDINGS: 'on' });
+    try {
+      const stream = await recording.createStream(`recorded ${name}`);
+      const publisher = await open(
+        name,
+        `${recording.baseUrl}/publish?key=${encodeURIComponent(stream.streamKey)}`,
+      );
+      await publisher.select('#resolution', '360');
+      await publisher.click('#go-live');
+      await publisher.waitFor(
+        'the publisher to be live',
+        () => (window as unknown as PageWindow).wispPublisher.state === 'live',
+      );
+      const viewer = await open(name, stream.playerUrl);
+      await playerState(viewer, 'playing');
+      await waitForPlayback(viewer, 'page', 3, 30);
+      await publisher.click('#stop');
+      await viewer.waitFor(
+        'the replay of the broadcast',
+        () => {
+          const player = (window as unknown as PageWindow).wispPlayer;
+          return player.mode === 'replay' && player.state === 'playing'
+            ? (player.player.recording?.id ?? false)
+            : false;
+        },
+        undefined,
+        90_000,
+      );
+      const [ready] = (
+        (await (await recording.api(`/api/streams/${stream.id}/recordings`)).json()) as {
+          recordings: { id: string; status: string }[];
+        }
+      ).recordings;
+      expect(ready?.status).toBe('ready');
+      const status = (await (await fetch(`${stream.playerUrl}/status`)).json()) as {
+        live: boolean;
+        recordings: { id: string; status: string; hlsUrl: string }[];
+      };
+      expect(status.live).toBe(false);
+      expect(status.recordings.map((r) => [r.id, r.status])).toEqual([[ready.id, 'ready']]);
+      expect(status.recordings[0].hlsUrl).toBe(`${recording.baseUrl}/vod/${ready.id}/index.m3u8`);
+      expect(
+        await viewer.evaluate(
+          () => (window as unknown as PageWindow).wispPlayer.player.recording?.id,
+        ),
+      ).toBe(ready.id);
+      const engine = await viewer.evaluate(
+        () =>
+          ((window as unknown as PageWindow).wispPlayer.player.source as { engine?: string })
+            .engine,
+      );
+      expect(engine).toBe('hls.js');
+      const played = await waitForPlayback(viewer, 'page', 1, 10);
+      expect(played.height).toBeGreaterThan(0);
+      await viewer.screenshot('replay-recorded', { fullPage: true });
+      expect(viewer.problems).toEqual([]);
+    } finally {
+      while (pages.length)
+        await pages
+          .pop()!
+          .close()
+          .catch(() => undefined);
+      await recording.stop();
+    }
+  }, 240_000);
 
   it('/admin: signs in once, creates, rotates (confirmed) and deletes (confirmed) a stream', async () => {
     const admin = await open(name, `${t.baseUrl}/admin`);

@@ -76,7 +76,19 @@ async function describePage(page: TestPage): Promise<string> {
     .evaluate(() => {
       const w = window as unknown as { wispPlayer?: { state: string; message: string } };
       const player = w.wispPlayer ? `player ${w.wispPlayer.state} (${w.wispPlayer.message})` : '';
-      return `${location.href} ${player} body[data-state=${document.body?.dataset.state ?? ''}]`;
+      const v = document.querySelector('video');
+      const ranges = v
+        ? Array.from(
+            { length: v.buffered.length },
+            (_, i) => `${v.buffered.start(i).toFixed(2)}-${v.buffered.end(i).toFixed(2)}`,
+          )
+        : [];
+      const video = v
+        ? `video ${v.videoWidth}x${v.videoHeight} t=${v.currentTime.toFixed(2)} ready=${v.readyState} ` +
+          `network=${v.networkState} paused=${v.paused} error=${v.error?.message ?? v.error?.code ?? 'none'} ` +
+          `buffered=[${ranges.join(',')}]`
+        : 'no video';
+      return `${location.href} ${player} body[data-state=${document.body?.dataset.state ?? ''}] ${video}`;
     })
     .catch(() => 'unknown');
 }

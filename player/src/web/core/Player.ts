@@ -478,10 +478,22 @@ export class Player extends Emitter<PlayerEvents> {
   async #play(automatic: boolean): Promise<void> {
     const media = this.#media;
     if (!media) return;
+    const generation = this.#generation;
     try {
       await media.play();
     } catch (error) {
-      // AbortError: a newer source replaced this one, which is fine.
+      if (errorName(error) === 'AbortError') {
+        // A new load interrupted this play() (hls.js setting the MSE source, or a newer source
+        // of ours). For the current source, try again once the media can play.
+        media.addEventListener(
+          'canplay',
+          () => {
+            if (generation === this.#generation && media.paused) void this.#play(automatic);
+          },
+          { once: true },
+        );
+        return;
+      }
       if (errorName(error) !== 'NotAllowedError') return;
       if (automatic && !media.muted) {
         media.muted = true;
