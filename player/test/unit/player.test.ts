@@ -180,6 +180,19 @@ describe('Player', () => {
     expect(h.events.filter((e) => e === 'live')).toHaveLength(1);
   });
 
+  it('does not loop when the status says live but WHEP keeps answering 409', async () => {
+    const h = setup({ timings: { minRetryAfterMs: 40, defaultRetryAfterMs: 40 } });
+    h.status.live = true;
+    h.live.push(notLive(), notLive(), notLive(), notLive());
+    const started = Date.now();
+    h.player.start();
+    await until(() => h.player.state === 'playing', 'playing');
+    // The first 409 is retried at once (it may just have gone live), the next ones after the
+    // Retry-After delay (40 ms here, at least).
+    expect(h.sources).toHaveLength(5);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(3 * 40);
+  });
+
   it('404 and 422 are fatal: no retry', async () => {
     for (const [status, code] of [
       [404, 'not-found'],

@@ -78,6 +78,8 @@ export class Player extends Emitter<PlayerEvents> {
   #qualities: Quality[] = [];
   #quality = 'auto';
   #wasLive = false;
+  /** 409s in a row while the status said live. */
+  #refusedWhileLive = 0;
   #liveEndedAt: number | undefined;
   /** The recording that was `recording` while we watched live: the one to replay after. */
   #liveRecordingId: string | undefined;
@@ -314,9 +316,13 @@ export class Player extends Emitter<PlayerEvents> {
     void this.#refreshStatus().then((status) => {
       if (generation !== this.#generation || this.#state !== 'waiting') return;
       if (status?.live) {
-        void this.#connectLive();
+        // Live by the status, yet WHEP said 409: once, it just went live (connect now); again
+        // and again, the two disagree for a while (a cluster catching up): not in a loop.
+        if (this.#refusedWhileLive++ === 0) void this.#connectLive();
+        else this.#schedule(delay, () => void this.#connectLive());
         return;
       }
+      this.#refusedWhileLive = 0;
       const replay = status && this.#replayCandidate(status);
       if (replay) {
         void this.playRecording(replay, true);
@@ -505,6 +511,7 @@ export class Player extends Emitter<PlayerEvents> {
 
   #onMediaPlaying(): void {
     if (!this.#source) return;
+    this.#refusedWhileLive = 0;
     this.#retryCount = 0;
     this.#failingSince = undefined;
     this.#setState('playing');
