@@ -639,6 +639,34 @@ describe.each(BROWSERS)('%s', (name) => {
       40_000,
     );
     await waitForPlayback(viewer, 'page', 1, 10);
+    // The layer URL the edge linked: what it says now, and what it refuses.
+    const layerUrl = await viewer.evaluate(
+      () =>
+        (
+          (window as unknown as PageWindow).wispPlayer.player.source as unknown as {
+            client: { layerUrl?: string };
+          }
+        ).client.layerUrl,
+    );
+    expect(layerUrl).toMatch(/\/whep\/[^/]+\/[^/]+\/layer$/);
+    const layers = (await (await fetch(layerUrl!)).json()) as {
+      media: { mediaId: string; spatialLayers: number; auto: boolean; preferred: unknown }[];
+    };
+    expect(layers.media).toHaveLength(1);
+    expect(layers.media[0]).toMatchObject({
+      spatialLayers: 3,
+      auto: false,
+      preferred: { spatialLayerId: 0 },
+    });
+    const post = (body: unknown) =>
+      fetch(layerUrl!, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    expect((await post({ mediaId: layers.media[0].mediaId, spatialLayerId: 7 })).status).toBe(400);
+    expect((await post({ spatialLayerId: 1 })).status).toBe(400);
+    expect((await post({ mediaId: 'nope' })).status).toBe(404);
     await viewer.select('#quality', 'auto');
     await viewer.waitFor(
       'a higher layer',
