@@ -1,8 +1,13 @@
 /**
  * Bundles the player pages with esbuild into `player/dist/` and enforces the bundle-size
- * budget in `player/budget.json` (raw bytes per output file; every output needs an entry).
- * Nothing is written when the build fails or a budget is exceeded, and files are replaced by
- * rename, so a running server never serves a half-written bundle.
+ * budget in `player/budget.json`: per output file, a maximum of raw and of gzip bytes (every
+ * output needs an entry; a bare number is a raw-only budget). Nothing is written when the
+ * build fails or a budget is exceeded, and files are replaced by rename, so a running server
+ * never serves a half-written bundle.
+ *
+ * One bundle per page, no shared chunks: a page loads exactly one script, and the live path
+ * (watch.js, embed.js) stays small because hls.js is its own entry (`hls.js`), which the
+ * player imports at run time only when a recording plays.
  *
  * CLI: `npm run build -w @wisp/player` (= `node --import tsx build.ts` in `player/`).
  */
@@ -20,8 +25,17 @@ export const DEFAULT_BUDGET_FILE = join(PLAYER_DIR, 'budget.json');
 const ENTRY_POINTS = {
   watch: join(PLAYER_DIR, 'src/web/watch.ts'),
   publish: join(PLAYER_DIR, 'src/web/publish.ts'),
+  admin: join(PLAYER_DIR, 'src/web/admin.ts'),
+  embed: join(PLAYER_DIR, 'src/web/embed.ts'),
+  hls: join(PLAYER_DIR, 'src/web/hls.ts'),
   player: join(PLAYER_DIR, 'src/web/player.css'),
 };
+
+/** Maximum sizes of one output file. */
+export interface FileBudget {
+  raw: number;
+  gzip?: number;
+}
 
 export interface BuildOptions {
   /** Default: `player/dist`. */
@@ -34,8 +48,8 @@ export interface BuiltAsset {
   file: string;
   bytes: number;
   gzipBytes: number;
-  /** The budget in bytes; source maps have none. */
-  budget: number | undefined;
+  /** The budget; source maps have none. */
+  budget: FileBudget | undefined;
 }
 
 export class BudgetExceededError extends Error {
@@ -58,7 +72,7 @@ export async function buildPlayer(options: BuildOptions = {}): Promise<BuiltAsse
     bundle: true,
     format: 'esm',
     platform: 'browser',
-    target: 'es2020',
+    target: 'es2022',
     minify: true,
     sourcemap: true,
     charset: 'utf8',
@@ -79,10 +93,16 @@ export async function buildPlayer(options: BuildOptions = {}): Promise<BuiltAsse
   const problems = assets.flatMap((asset) => {
     if (asset.file.endsWith('.map')) return [];
     if (asset.budget === undefined) return [`${asset.file} has no budget in budget.json`];
-    if (asset.bytes > asset.budget) {
-      return [`${asset.file} is ${asset.bytes} bytes, over its budget of ${asset.budget}`];
+    const over: string[] = [];
+    if (asset.bytes > asset.budget.raw) {
+      over.push(`${asset.file} is ${asset.bytes} bytes, over its budget of ${asset.budget.raw}`);
     }
-    return [];
+    if (asset.budget.gzip !== undefined && asset.gzipBytes > asset.budget.gzip) {
+      over.push(
+        `${asset.file} is ${asset.gzipBytes} bytes gzipped, over its budget of ${asset.budget.gzip}`,
+      );
+    }
+    return over;
   });
   if (problems.length > 0) throw new BudgetExceededError(problems.join('; '), assets);
 
@@ -100,17 +120,27 @@ export async function buildPlayer(options: BuildOptions = {}): Promise<BuiltAsse
   return assets;
 }
 
-async function readBudget(file: string): Promise<Record<string, number>> {
+async function readBudget(file: string): Promise<Record<string, FileBudget>> {
   const parsed = JSON.parse(await readFile(file, 'utf8')) as unknown;
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new TypeError(`${file} must be a JSON object of file name -> bytes`);
+    throw new TypeError(`${file} must be a JSON object of file name -> {raw, gzip} bytes`);
   }
-  const budget: Record<string, number> = {};
-  for (const [name, bytes] of Object.entries(parsed)) {
-    if (typeof bytes !== 'number' || !Number.isFinite(bytes) || bytes <= 0) {
-      throw new TypeError(`${file}: the budget of ${name} must be a positive number of bytes`);
+  const positive = (value: unknown): value is number =>
+    typeof value === 'number' && Number.isFinite(value) && value > 0;
+  const budget: Record<string, FileBudget> = {};
+  for (const [name, entry] of Object.entries(parsed as Record<string, unknown>)) {
+    if (name.startsWith('$')) continue; // "$comment" and the like
+    if (positive(entry)) {
+      budget[name] = { raw: entry };
+      continue;
     }
-    budget[name] = bytes;
+    const { raw, gzip } = (entry ?? {}) as { raw?: unknown; gzip?: unknown };
+    if (!positive(raw) || (gzip !== undefined && !positive(gzip))) {
+      throw new TypeError(
+        `${file}: the budget of ${name} must be {"raw": bytes, "gzip": bytes} (positive numbers)`,
+      );
+    }
+    budget[name] = gzip === undefined ? { raw } : { raw, gzip };
   }
   return budget;
 }
@@ -120,10 +150,15 @@ export function formatReport(assets: BuiltAsset[]): string {
   const width = Math.max(...assets.map((asset) => asset.file.length));
   return assets
     .map((asset) => {
+      const budget = asset.budget;
+      const percent = (part: number, whole: number) => `${((part / whole) * 100).toFixed(0)}%`;
       const share =
-        asset.budget === undefined
+        budget === undefined
           ? ''
-          : `  ${((asset.bytes / asset.budget) * 100).toFixed(0)}% of ${asset.budget}`;
+          : `  ${percent(asset.bytes, budget.raw)} of ${budget.raw}` +
+            (budget.gzip === undefined
+              ? ''
+              : `, gzip ${percent(asset.gzipBytes, budget.gzip)} of ${budget.gzip}`);
       return `${asset.file.padEnd(width)}  ${String(asset.bytes).padStart(7)} B  gzip ${String(asset.gzipBytes).padStart(6)} B${share}`;
     })
     .join('\n');

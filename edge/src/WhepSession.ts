@@ -7,6 +7,8 @@
  */
 import type { types as ms } from 'mediasoup';
 import {
+  NotFoundError,
+  ValidationError,
   clientParameterError,
   createLogger,
   type MediaConfig,
@@ -25,8 +27,24 @@ import {
 } from '@wisp/core/rtc';
 import type { ServedSection, ViewPlan } from './planView.ts';
 
+/**
+ * One simulcast (or SVC) video the viewer receives, for the WHEP layer extension (wish-wg
+ * webrtc-http-egress-events: `mediaId` is the section's mid, layer ids count from 0 = lowest).
+ */
+export interface MediaLayers {
+  mediaId: string;
+  spatialLayers: number;
+  temporalLayers: number;
+  /** True while the SFU picks the layer from the viewer's bandwidth (the default). */
+  auto: boolean;
+  preferred: { spatialLayerId: number; temporalLayerId: number } | null;
+  current: { spatialLayerId: number; temporalLayerId: number } | null;
+}
+
 export class WhepSession extends RtcSession {
   readonly consumers: ms.Consumer[];
+  /** Mids whose layer the viewer chose (the others are automatic). */
+  readonly #manualLayers = new Set<string>();
 
   private constructor(options: RtcSessionOptions & { consumers: ms.Consumer[] }) {
     super(options);
@@ -34,6 +52,59 @@ export class WhepSession extends RtcSession {
     for (const consumer of this.consumers) {
       consumer.on('producerclose', () => this.close('stream-offline'));
     }
+  }
+
+  /** The session's videos with more than one layer (empty: nothing to choose). */
+  layers(): MediaLayers[] {
+    return this.consumers.flatMap((consumer) => {
+      const counts = layerCounts(consumer);
+      if (!counts) return [];
+      const layers = (l: ms.ConsumerLayers | undefined) =>
+        l ? { spatialLayerId: l.spatialLayer, temporalLayerId: l.temporalLayer ?? 0 } : null;
+      return [
+        {
+          mediaId: consumer.rtpParameters.mid ?? '',
+          ...counts,
+          auto: !this.#manualLayers.has(consumer.rtpParameters.mid ?? ''),
+          preferred: layers(consumer.preferredLayers),
+          current: layers(consumer.currentLayers),
+        },
+      ];
+    });
+  }
+
+  /**
+   * Caps a video at a layer (mediasoup's preferred layers: it still goes lower when the
+   * viewer's bandwidth estimate demands), or gives the choice back to the SFU (`auto`: the
+   * highest layers preferred, as at the start).
+   */
+  async selectLayers(
+    mediaId: string,
+    choice: 'auto' | { spatialLayerId?: number; temporalLayerId?: number },
+  ): Promise<void> {
+    const consumer = this.consumers.find((c) => c.rtpParameters.mid === mediaId);
+    const counts = consumer && layerCounts(consumer);
+    if (!consumer || !counts) throw new NotFoundError(`no layered media ${mediaId}`);
+    const top = {
+      spatialLayer: counts.spatialLayers - 1,
+      temporalLayer: counts.temporalLayers - 1,
+    };
+    if (choice === 'auto') {
+      this.#manualLayers.delete(mediaId);
+      await consumer.setPreferredLayers(top);
+      return;
+    }
+    const { spatialLayerId = top.spatialLayer, temporalLayerId = top.temporalLayer } = choice;
+    if (spatialLayerId > top.spatialLayer || temporalLayerId > top.temporalLayer) {
+      throw new ValidationError(
+        `mid ${mediaId} has ${counts.spatialLayers} spatial and ${counts.temporalLayers} temporal layers`,
+      );
+    }
+    this.#manualLayers.add(mediaId);
+    await consumer.setPreferredLayers({
+      spatialLayer: spatialLayerId,
+      temporalLayer: temporalLayerId,
+    });
   }
 
   static async create(options: {
@@ -87,6 +158,20 @@ export class WhepSession extends RtcSession {
       throw error;
     }
   }
+}
+
+/** Spatial and temporal layer counts of a simulcast/SVC consumer ("L3T3", "S2T1"). */
+function layerCounts(
+  consumer: ms.Consumer,
+): { spatialLayers: number; temporalLayers: number } | undefined {
+  if (consumer.kind !== 'video' || (consumer.type !== 'simulcast' && consumer.type !== 'svc')) {
+    return undefined;
+  }
+  const mode = consumer.rtpParameters.encodings?.[0]?.scalabilityMode ?? '';
+  const match = /^[LS](\d+)T(\d+)/.exec(mode);
+  if (!match) return undefined;
+  const counts = { spatialLayers: Number(match[1]), temporalLayers: Number(match[2]) };
+  return counts.spatialLayers > 1 || counts.temporalLayers > 1 ? counts : undefined;
 }
 
 /**

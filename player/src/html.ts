@@ -17,17 +17,12 @@ export function escapeHtml(value: string): string {
   return value.replace(/[&<>"']/g, (char) => HTML_ESCAPES[char] ?? char);
 }
 
-/** A speaker with a cross (no emoji: many systems lack an emoji font). */
-const MUTED_ICON =
-  '<svg class="icon" viewBox="0 0 24 24" width="18" height="18" aria-hidden="true">' +
-  '<path fill="currentColor" d="M3 9v6h4l5 5V4L7 9H3z"/>' +
-  '<path d="M16 9l6 6M22 9l-6 6" stroke="currentColor" stroke-width="2" stroke-linecap="round"/>' +
-  '</svg>';
-
 export interface WatchPageData {
   streamId: string;
   /** Absolute WHEP endpoint of the stream, `{PUBLIC_URL}/whep/:id`. */
   whepUrl: string;
+  /** Absolute public status URL, `{PUBLIC_URL}/watch/:id/status`. */
+  statusUrl: string;
   /** URL path under which the built assets are served, without a trailing slash. */
   assetBase: string;
 }
@@ -35,6 +30,23 @@ export interface WatchPageData {
 export interface PublishPageData {
   /** Absolute WHIP endpoint, `{PUBLIC_URL}/whip`. */
   whipUrl: string;
+  assetBase: string;
+}
+
+export interface AdminPageData {
+  /** Absolute base of the admin API, `{PUBLIC_URL}/api`. */
+  apiBase: string;
+  /** `PUBLIC_URL` (for the embed snippets it shows). */
+  publicUrl: string;
+  assetBase: string;
+}
+
+export interface EmbedPageData {
+  /** The player URL the element plays, `{PUBLIC_URL}/watch/:id`. */
+  src: string;
+  muted: boolean;
+  autoplay: boolean;
+  stats: boolean;
   assetBase: string;
 }
 
@@ -56,13 +68,17 @@ function head(title: string, assetBase: string, entry: string): string {
 export function renderWatchPage(data: WatchPageData): string {
   return `${head(`${data.streamId} · wisp live`, data.assetBase, 'watch.js')}
 <body data-state="connecting">
-<main id="wisp" class="watch" data-stream-id="${escapeHtml(data.streamId)}" data-whep-url="${escapeHtml(data.whepUrl)}">
-<div class="stage">
-<video id="video" data-state="connecting" muted autoplay playsinline></video>
-<p id="stage-message" class="stage-message">Connecting…</p>
-<button id="unmute" class="overlay-button" type="button" data-mode="unmute" hidden>${MUTED_ICON}<span id="unmute-label">Unmute</span></button>
-</div>
-<p id="status" class="status" role="status" aria-live="polite">Connecting…</p>
+<main id="wisp" class="watch" data-stream-id="${escapeHtml(data.streamId)}" data-whep-url="${escapeHtml(data.whepUrl)}" data-status-url="${escapeHtml(data.statusUrl)}" data-hls-url="${escapeHtml(data.assetBase)}/hls.js">
+<div id="player" class="watch-player"></div>
+<section class="watch-info">
+<h1 id="stream-name">${escapeHtml(data.streamId)}</h1>
+<p id="status" class="status">Connecting…</p>
+<button id="watch-live" class="button primary" type="button" hidden>Watch live</button>
+</section>
+<section id="recordings" class="recordings" aria-labelledby="recordings-title" hidden>
+<h2 id="recordings-title">Recordings</h2>
+<ul id="recording-list" class="recording-list"></ul>
+</section>
 <noscript><p class="status">The player needs JavaScript.</p></noscript>
 </main>
 </body>
@@ -73,21 +89,90 @@ export function renderWatchPage(data: WatchPageData): string {
 export function renderPublishPage(data: PublishPageData): string {
   return `${head('Go live · wisp', data.assetBase, 'publish.js')}
 <body data-state="idle">
-<main id="wisp" class="publish" data-whip-url="${escapeHtml(data.whipUrl)}">
+<main id="wisp" class="page publish" data-whip-url="${escapeHtml(data.whipUrl)}">
 <h1>Go live from this browser</h1>
-<div class="controls">
+<div class="publish-grid">
+<div class="publish-preview">
+<div class="stage">
+<video id="preview" muted autoplay playsinline aria-label="Camera preview"></video>
+<span id="live-badge" class="wisp-badge" data-kind="live" hidden>LIVE <span id="duration">0:00</span></span>
+</div>
+<p id="status" class="status" role="status" aria-live="polite">Enter your stream key and press Go Live.</p>
+</div>
+<form id="publish-form" class="panel" autocomplete="off">
 <label class="field" for="key">Stream key
 <input id="key" name="key" type="password" autocomplete="off" spellcheck="false" placeholder="Paste your stream key">
 </label>
-<button id="go-live" class="button primary" type="button">Go Live</button>
+<label class="field" for="camera">Camera
+<select id="camera" name="camera"><option value="">Default camera</option></select>
+</label>
+<label class="field" for="microphone">Microphone
+<select id="microphone" name="microphone"><option value="">Default microphone</option><option value="none">No microphone</option></select>
+</label>
+<div class="field-row">
+<label class="field" for="resolution">Resolution
+<select id="resolution" name="resolution">
+<option value="360">360p</option>
+<option value="540">540p</option>
+<option value="720" selected>720p</option>
+<option value="1080">1080p</option>
+</select>
+</label>
+<label class="field" for="bitrate">Video bitrate
+<select id="bitrate" name="bitrate">
+<option value="800">0.8 Mbit/s</option>
+<option value="1500">1.5 Mbit/s</option>
+<option value="2500" selected>2.5 Mbit/s</option>
+<option value="4000">4 Mbit/s</option>
+<option value="6000">6 Mbit/s</option>
+</select>
+</label>
+</div>
+<label class="check" for="simulcast"><input id="simulcast" name="simulcast" type="checkbox"> Simulcast (3 qualities for viewers to choose from)</label>
+<div class="actions">
+<button id="go-live" class="button primary" type="submit">Go Live</button>
 <button id="stop" class="button" type="button" disabled>Stop</button>
 </div>
-<div class="stage">
-<video id="preview" muted autoplay playsinline></video>
+</form>
 </div>
-<p id="status" class="status" role="status" aria-live="polite">Enter your stream key and press Go Live.</p>
+<section class="panel obs" aria-labelledby="obs-title">
+<h2 id="obs-title">Stream from OBS instead</h2>
+<p>In OBS: Settings → Stream → Service <strong>WHIP</strong>, then:</p>
+<div class="copy-row"><span class="copy-label">Server</span><code id="obs-server">${escapeHtml(data.whipUrl)}</code><button class="button small" type="button" data-copy="obs-server">Copy</button></div>
+<div class="copy-row"><span class="copy-label">Bearer Token</span><code id="obs-token" class="masked">your stream key</code><button class="button small" type="button" data-copy="obs-token">Copy</button></div>
+</section>
 <noscript><p class="status">Publishing needs JavaScript.</p></noscript>
 </main>
+</body>
+</html>
+`;
+}
+
+export function renderAdminPage(data: AdminPageData): string {
+  return `${head('Streams · wisp admin', data.assetBase, 'admin.js')}
+<body data-state="signed-out">
+<main id="wisp" class="page admin" data-api-base="${escapeHtml(data.apiBase)}" data-public-url="${escapeHtml(data.publicUrl)}">
+<header class="admin-header">
+<h1>Streams</h1>
+<button id="sign-out" class="button" type="button" hidden>Sign out</button>
+</header>
+<p id="status" class="status" role="status" aria-live="polite"></p>
+<noscript><p class="status">The admin page needs JavaScript.</p></noscript>
+<div id="admin-root"></div>
+</main>
+</body>
+</html>
+`;
+}
+
+/** The iframe form of the player: `<wisp-player>` filling the frame. */
+export function renderEmbedPage(data: EmbedPageData): string {
+  const flags = [data.muted && 'muted', data.autoplay && 'autoplay', data.stats && 'stats']
+    .filter(Boolean)
+    .join(' ');
+  return `${head('wisp player', data.assetBase, 'embed.js')}
+<body class="embed">
+<wisp-player src="${escapeHtml(data.src)}" ${flags}></wisp-player>
 </body>
 </html>
 `;

@@ -30,7 +30,7 @@ import type { PipeServer, StreamSource, WorkerPool } from '@wisp/core/rtc';
 import { StreamService, createControlRoutes } from '@wisp/control';
 import type { Ingest } from '@wisp/ingest';
 import type { Edge, RemoteSource } from '@wisp/edge';
-import { createPlayerRoutes } from '@wisp/player';
+import { createPlayerRoutes, type PublicStreamStatus } from '@wisp/player';
 import { FrontDoor, createFrontDoorRoutes } from '@wisp/egress';
 import {
   RecordingService,
@@ -160,11 +160,7 @@ export class Platform {
         publicUrl: config.http.publicUrl,
         recordByDefault: config.recording.defaultOn,
         live: {
-          isLive: async (id) => {
-            if (media?.ingest?.isLive(id)) return true;
-            const owner = await cluster.streams.owner(id);
-            return owner !== undefined && (await cluster.nodes.get(owner.node)) !== undefined;
-          },
+          isLive: (id) => isLive(id, media, cluster),
           mediaStatus: (id) => mediaStatusOf(id, { media, cluster, client, config }),
           placement: async (id) => {
             const owner = await cluster.streams.owner(id);
@@ -326,7 +322,13 @@ export class Platform {
       app.route('/', this.#frontDoorRoutes(!media?.ingest, !media?.edge));
     }
     if (roles.has('egress') || roles.has('control')) {
-      app.route('/', createPlayerRoutes({ publicUrl: config.http.publicUrl }));
+      app.route(
+        '/',
+        createPlayerRoutes({
+          publicUrl: config.http.publicUrl,
+          status: (id) => this.#publicStatus(id),
+        }),
+      );
       app.get('/', (c) => c.redirect('/publish'));
     }
     app.notFound((c) =>
@@ -339,6 +341,40 @@ export class Platform {
       ),
     );
     return app;
+  }
+
+  /**
+   * `GET /watch/:id/status` for the player: public, so it reads the stream record and the
+   * registries directly (no media status round trip to the ingest). Viewers: this node's
+   * own, plus the other nodes' from the stream registry (as of their last heartbeat).
+   */
+  async #publicStatus(id: string): Promise<PublicStreamStatus | undefined> {
+    const record = await this.store.getStream(id);
+    if (!record) return undefined;
+    const [live, copies] = await Promise.all([
+      isLive(id, this.#media, this.cluster),
+      this.cluster.streams.copies(id),
+    ]);
+    const self = this.config.cluster.nodeId;
+    const elsewhere = copies
+      .filter((copy) => copy.node !== self)
+      .reduce((sum, copy) => sum + copy.viewers, 0);
+    const viewers = live ? (this.#media?.edge?.viewerCount(id) ?? 0) + elsewhere : 0;
+    // The stream's own broadcasts (not compositions it appears in) that can be played, in the
+    // shape of the recordings API without its internals (parts).
+    const recordings = (await this.recordings.listForStream(id))
+      .filter((r) => r.kind === 'broadcast' && (r.status === 'ready' || r.status === 'recording'))
+      .map((r) => ({
+        id: r.id,
+        streamId: r.streamId,
+        status: r.status,
+        startedAt: r.startedAt,
+        endedAt: r.endedAt,
+        durationSeconds: r.durationSeconds,
+        hlsUrl: r.hlsUrl,
+        posterUrl: r.posterUrl,
+      }));
+    return { id: record.id, name: record.name, live, viewers, recordings };
   }
 
   #internalRoutes(media: MediaParts): Hono {
@@ -428,6 +464,17 @@ export class Platform {
     await this.store.close();
     log.info('stopped');
   }
+}
+
+/** Whether a stream is published: on this node's ingest, or on a registered owner node. */
+async function isLive(
+  id: string,
+  media: MediaParts | undefined,
+  cluster: Cluster,
+): Promise<boolean> {
+  if (media?.ingest?.isLive(id)) return true;
+  const owner = await cluster.streams.owner(id);
+  return owner !== undefined && (await cluster.nodes.get(owner.node)) !== undefined;
 }
 
 /** How a live stream's media is doing: from the local ingest, else from its owner node. */

@@ -5,7 +5,9 @@
  */
 import { Hono } from 'hono';
 import {
+  ValidationError,
   onError,
+  readJsonBody,
   readTextBody,
   requireContentType,
   type ClusterAuth,
@@ -19,6 +21,9 @@ import {
 } from '@wisp/core';
 
 import type { Edge } from '../Edge.ts';
+
+/** WHEP layer extension: a session's simulcast layers, and choosing one (LAYER_REL link). */
+export const LAYER_REL = 'urn:ietf:params:whep:ext:core:layer';
 
 export interface WhepRoutesOptions {
   edge: Edge;
@@ -63,6 +68,10 @@ export function createWhepRoutes(options: WhepRoutesOptions): Hono {
     c.header('ETag', session.peer.etag);
     c.header('Content-Type', SDP_TYPE);
     addIceServerLinks(c, iceServers, session.id);
+    if (session.layers().length > 0) {
+      const layerUrl = `${publicUrl}/whep/${encodeURIComponent(streamId)}/${session.id}/layer`;
+      c.header('Link', `<${layerUrl}>; rel="${LAYER_REL}"`, { append: true });
+    }
     return c.body(session.answer, 201);
   });
   app.all('/whep/:streamId', (c) => methodNotAllowed(c, 'endpoint'));
@@ -81,5 +90,47 @@ export function createWhepRoutes(options: WhepRoutesOptions): Hono {
     return c.body(null, 200);
   });
   app.all('/whep/:streamId/:sessionId', (c) => methodNotAllowed(c, 'session'));
+
+  // The layer extension's URL (wish-wg webrtc-http-egress-events). The draft learns layers
+  // from its SSE `layers` event; without SSE here, GET answers the same data. The session URL
+  // is the capability, as for PATCH and DELETE.
+  const layerPath = '/whep/:streamId/:sessionId/layer';
+  app.options(layerPath, (c) => {
+    c.header('Allow', 'OPTIONS, GET, POST');
+    c.header('Access-Control-Allow-Methods', 'OPTIONS, GET, POST');
+    c.header('Access-Control-Allow-Headers', 'Authorization, Content-Type');
+    c.header('Access-Control-Max-Age', '86400');
+    return c.body(null, 200);
+  });
+  app.get(layerPath, (c) => {
+    const session = edge.getSession(c.req.param('streamId'), c.req.param('sessionId'));
+    c.header('Cache-Control', 'no-store');
+    return c.json({ media: session.layers() });
+  });
+  app.post(layerPath, async (c) => {
+    const session = edge.getSession(c.req.param('streamId'), c.req.param('sessionId'));
+    requireContentType(c, 'application/json');
+    const body = (await readJsonBody(c, 4096)) as Record<string, unknown> | null;
+    const mediaId = body?.mediaId;
+    const spatial = body?.spatialLayerId;
+    const temporal = body?.temporalLayerId;
+    const isLayer = (v: unknown) => v === undefined || (Number.isInteger(v) && (v as number) >= 0);
+    if (typeof mediaId !== 'string' || !isLayer(spatial) || !isLayer(temporal)) {
+      throw new ValidationError(
+        'expected {"mediaId": string, "spatialLayerId"?: integer, "temporalLayerId"?: integer}',
+      );
+    }
+    // {mediaId} alone returns to automatic selection (the draft's rule).
+    await session.selectLayers(
+      mediaId,
+      spatial === undefined && temporal === undefined
+        ? 'auto'
+        : {
+            ...(spatial !== undefined ? { spatialLayerId: spatial as number } : {}),
+            ...(temporal !== undefined ? { temporalLayerId: temporal as number } : {}),
+          },
+    );
+    return c.json({ media: session.layers() });
+  });
   return app;
 }

@@ -1,315 +1,141 @@
 /**
- * The watch page: plays one stream live over WHEP, muted until the viewer unmutes (browsers
- * block unmuted autoplay), and reconnects on its own when the stream is not live yet, when the
- * connection fails, or when media stops flowing (publisher left, server restarted).
+ * The watch page (`/watch/:id`): the player live over WHEP (muted until the viewer unmutes,
+ * since browsers block unmuted autoplay), waiting while the stream is not live, replaying the
+ * latest recording once it is over, with the stream's recordings to pick from
+ * (`?recording=<id>`) and the stats overlay (`?stats=1`).
  */
-import { errorName, requireData, requireElement, warn } from './dom.ts';
-import { backoffDelayMs, DEFAULT_RETRY_POLICY, retryAfterDelayMs } from './retry.ts';
-import type { RetryPolicy } from './retry.ts';
-import { SignalingError } from './signaling.ts';
-import type { PlaybackStats, PlayerState, WispPlayerApi } from './types.ts';
-import { WhepClient } from './whepClient.ts';
-
-const EMPTY_STATS: PlaybackStats = {
-  framesDecoded: 0,
-  bytesReceived: 0,
-  packetsLost: 0,
-  frameWidth: 0,
-  frameHeight: 0,
-};
-
-interface WatchControllerOptions {
-  whepUrl: string;
-  video: HTMLVideoElement;
-  status: HTMLElement;
-  stageMessage: HTMLElement;
-  unmute: HTMLButtonElement;
-  unmuteLabel: HTMLElement;
-  policy?: RetryPolicy;
-}
-
-class WatchController implements WispPlayerApi {
-  readonly #whepUrl: string;
-  readonly #video: HTMLVideoElement;
-  readonly #status: HTMLElement;
-  readonly #stageMessage: HTMLElement;
-  readonly #unmute: HTMLButtonElement;
-  readonly #unmuteLabel: HTMLElement;
-  readonly #policy: RetryPolicy;
-  #state: PlayerState = 'connecting';
-  #message = '';
-  #client: WhepClient | undefined;
-  #abort: AbortController | undefined;
-  /** Bumped by every connect and teardown; callbacks of older sessions compare and bail. */
-  #generation = 0;
-  #failures = 0;
-  #stopped = true;
-  #retryTimer: ReturnType<typeof setTimeout> | undefined;
-  #disconnectTimer: ReturnType<typeof setTimeout> | undefined;
-  #watchdog: ReturnType<typeof setInterval> | undefined;
-  #lastBytes = 0;
-  #lastProgressAt = 0;
-  #autoplayBlocked = false;
-
-  constructor(options: WatchControllerOptions) {
-    this.#whepUrl = options.whepUrl;
-    this.#video = options.video;
-    this.#status = options.status;
-    this.#stageMessage = options.stageMessage;
-    this.#unmute = options.unmute;
-    this.#unmuteLabel = options.unmuteLabel;
-    this.#policy = options.policy ?? DEFAULT_RETRY_POLICY;
-    this.#video.addEventListener('playing', () => this.#onVideoPlaying());
-    this.#video.addEventListener('volumechange', () => this.#syncUnmuteButton());
-    this.#unmute.addEventListener('click', () => this.#onUnmuteClick());
-  }
-
-  get state(): PlayerState {
-    return this.#state;
-  }
-
-  get message(): string {
-    return this.#message;
-  }
-
-  async stats(): Promise<PlaybackStats> {
-    return this.#client ? this.#client.stats() : { ...EMPTY_STATS };
-  }
-
-  start(): void {
-    if (!this.#stopped) return;
-    this.#stopped = false;
-    this.#failures = 0;
-    this.#setState('connecting', 'Connecting…');
-    this.#attempt();
-  }
-
-  async stop(options: { keepalive?: boolean } = {}): Promise<void> {
-    this.#stopped = true;
-    const closing = this.#teardown(options.keepalive ?? false);
-    this.#video.srcObject = null;
-    this.#setState('stopped', 'Stopped.');
-    await closing;
-  }
-
-  #attempt(): void {
-    this.#connect().catch((error: unknown) => {
-      // #connect handles signalling errors itself; this is the unexpected rest.
-      warn('player error', error);
-      this.#scheduleRetry(backoffDelayMs(this.#failures++, this.#policy));
-    });
-  }
-
-  async #connect(): Promise<void> {
-    const generation = ++this.#generation;
-    const abort = new AbortController();
-    this.#abort = abort;
-    let client: WhepClient;
-    try {
-      client = await WhepClient.connect({
-        endpoint: this.#whepUrl,
-        signal: abort.signal,
-        iceGatheringTimeoutMs: this.#policy.iceGatheringTimeoutMs,
-      });
-    } catch (error) {
-      if (generation === this.#generation) this.#onConnectError(error);
-      return;
-    }
-    if (generation !== this.#generation) {
-      await client.close();
-      return;
-    }
-    this.#client = client;
-    this.#lastBytes = 0;
-    this.#lastProgressAt = performance.now();
-    client.pc.addEventListener('connectionstatechange', () => {
-      if (this.#client === client) this.#onConnectionState(client.pc.connectionState);
-    });
-    this.#watchdog = setInterval(() => this.#checkProgress(client), 250);
-    this.#video.srcObject = client.stream;
-    this.#play();
-  }
-
-  #onConnectError(error: unknown): void {
-    if (!(error instanceof SignalingError)) {
-      warn('WHEP negotiation failed', error);
-      this.#setState('reconnecting', `Connection problem (${errorName(error)}), retrying…`);
-      this.#scheduleRetry(backoffDelayMs(this.#failures++, this.#policy));
-      return;
-    }
-    if (error.status === 409) {
-      // The stream exists but nobody publishes yet (WHEP: 409 + Retry-After). Not a failure.
-      this.#video.srcObject = null;
-      this.#setState('waiting', 'Waiting for the stream to go live…');
-      this.#scheduleRetry(retryAfterDelayMs(error.retryAfterSeconds, this.#policy));
-      return;
-    }
-    if (error.status === 404) {
-      this.#video.srcObject = null;
-      this.#setState('error', 'Stream not found.');
-      return;
-    }
-    if (error.status >= 400 && error.status < 500 && error.status !== 429) {
-      // The server understood and refused (private stream, unsupported offer): retrying the
-      // same request cannot help.
-      this.#video.srcObject = null;
-      this.#setState('error', `Cannot play this stream: ${error.message}`);
-      return;
-    }
-    const delay =
-      error.retryAfterSeconds !== undefined
-        ? retryAfterDelayMs(error.retryAfterSeconds, this.#policy)
-        : backoffDelayMs(this.#failures++, this.#policy);
-    this.#setState('reconnecting', 'Cannot reach the server, retrying…');
-    this.#scheduleRetry(delay);
-  }
-
-  #onConnectionState(state: RTCPeerConnectionState): void {
-    if (state === 'connected') {
-      clearTimeout(this.#disconnectTimer);
-      this.#disconnectTimer = undefined;
-    } else if (state === 'disconnected') {
-      // ICE may recover from a short outage by itself; give it a moment first.
-      this.#disconnectTimer ??= setTimeout(
-        () => this.#reconnect('Connection lost, reconnecting…'),
-        this.#policy.disconnectedGraceMs,
-      );
-    } else if (state === 'failed') {
-      this.#reconnect('Connection lost, reconnecting…');
-    }
-  }
-
-  /** Detects sessions that look alive but carry no media (publisher gone, server stuck). */
-  #checkProgress(client: WhepClient): void {
-    client.stats().then(
-      (stats) => {
-        if (this.#client !== client) return;
-        const now = performance.now();
-        if (stats.bytesReceived > this.#lastBytes) {
-          this.#lastBytes = stats.bytesReceived;
-          this.#lastProgressAt = now;
-          return;
-        }
-        const limit =
-          this.#lastBytes > 0 ? this.#policy.stallTimeoutMs : this.#policy.firstMediaTimeoutMs;
-        if (now - this.#lastProgressAt > limit)
-          this.#reconnect('The stream stalled, reconnecting…');
-      },
-      (error: unknown) => warn('getStats failed', error),
-    );
-  }
-
-  #reconnect(message: string): void {
-    if (this.#stopped) return;
-    void this.#teardown(false);
-    this.#setState('reconnecting', message);
-    this.#scheduleRetry(backoffDelayMs(this.#failures++, this.#policy));
-  }
-
-  #scheduleRetry(delayMs: number): void {
-    if (this.#stopped) return;
-    clearTimeout(this.#retryTimer);
-    this.#retryTimer = setTimeout(() => {
-      this.#retryTimer = undefined;
-      if (!this.#stopped) this.#attempt();
-    }, delayMs);
-  }
-
-  /** Ends the current session and any pending attempt. Resolves when the DELETE is done. */
-  async #teardown(keepalive: boolean): Promise<void> {
-    this.#generation++;
-    this.#abort?.abort();
-    this.#abort = undefined;
-    clearTimeout(this.#retryTimer);
-    clearTimeout(this.#disconnectTimer);
-    clearInterval(this.#watchdog);
-    this.#retryTimer = this.#disconnectTimer = this.#watchdog = undefined;
-    const client = this.#client;
-    this.#client = undefined;
-    await client?.close({ keepalive });
-  }
-
-  #onVideoPlaying(): void {
-    if (!this.#client || this.#stopped) return;
-    this.#failures = 0;
-    this.#autoplayBlocked = false;
-    this.#setState('playing', 'Live');
-  }
-
-  #play(): void {
-    this.#video.play().then(
-      () => {
-        this.#autoplayBlocked = false;
-        this.#syncUnmuteButton();
-      },
-      (error: unknown) => {
-        // NotAllowedError: the browser wants a gesture even for muted video. AbortError: a
-        // newer srcObject replaced this one, which is fine.
-        if (errorName(error) === 'NotAllowedError') {
-          this.#autoplayBlocked = true;
-          this.#syncUnmuteButton();
-        }
-      },
-    );
-  }
-
-  #onUnmuteClick(): void {
-    this.#video.muted = false;
-    this.#play();
-  }
-
-  /** Shows "Play" when autoplay was refused, "Unmute" while playing muted, else nothing. */
-  #syncUnmuteButton(): void {
-    const mode = this.#autoplayBlocked
-      ? 'play'
-      : this.#video.muted && this.#state === 'playing'
-        ? 'unmute'
-        : undefined;
-    this.#unmute.hidden = mode === undefined;
-    if (mode === undefined) return;
-    this.#unmute.dataset.mode = mode;
-    this.#unmuteLabel.textContent = mode === 'play' ? 'Play' : 'Unmute';
-  }
-
-  #setState(state: PlayerState, message: string): void {
-    this.#state = state;
-    this.#message = message;
-    document.body.dataset.state = state;
-    this.#video.dataset.state = state;
-    this.#status.textContent = message;
-    this.#stageMessage.textContent = message;
-    this.#syncUnmuteButton();
-  }
-}
+import type { PublicStreamStatus, Recording } from './core/api.ts';
+import { Player } from './core/Player.ts';
+import type { WispPlayerApi } from './types.ts';
+import { formatDuration, h, requireData, requireElement } from './ui/dom.ts';
+import { PlayerView } from './ui/PlayerView.ts';
 
 function main(): void {
   const root = requireElement('wisp', HTMLElement);
-  const controller = new WatchController({
+  const params = new URLSearchParams(window.location.search);
+  const recordingId = params.get('recording') ?? undefined;
+  const player = new Player({
     whepUrl: requireData(root, 'whepUrl'),
-    video: requireElement('video', HTMLVideoElement),
-    status: requireElement('status', HTMLElement),
-    stageMessage: requireElement('stage-message', HTMLElement),
-    unmute: requireElement('unmute', HTMLButtonElement),
-    unmuteLabel: requireElement('unmute-label', HTMLElement),
+    statusUrl: requireData(root, 'statusUrl'),
+    hlsScriptUrl: new URL(requireData(root, 'hlsUrl'), window.location.href).href,
+    ...(recordingId ? { recordingId } : {}),
   });
+  const status = requireElement('status', HTMLElement);
+  const view = new PlayerView({
+    player,
+    container: requireElement('player', HTMLElement),
+    stats: params.get('stats') === '1',
+    videoId: 'video',
+    onMessage: (message) => (status.textContent = message),
+  });
+  const name = requireElement('stream-name', HTMLElement);
+  const watchLive = requireElement('watch-live', HTMLButtonElement);
+  const list = requireElement('recording-list', HTMLElement);
+  const section = requireElement('recordings', HTMLElement);
+  const streamId = requireData(root, 'streamId');
+
+  const render = (): void => {
+    const state = player.state;
+    document.body.dataset.state = state;
+    document.body.dataset.mode = player.mode;
+    view.video.dataset.state = state;
+    watchLive.hidden = !(player.mode === 'replay' && player.status?.live);
+    renderRecordings(list, section, player.status, player.recording, (recording) => {
+      if (recording.status === 'recording') selectLive();
+      else selectRecording(recording);
+    });
+  };
+  const selectRecording = (recording: Recording): void => {
+    setQuery('recording', recording.id);
+    void player.playRecording(recording);
+  };
+  const selectLive = (): void => {
+    setQuery('recording', undefined);
+    player.playLive();
+  };
+  watchLive.addEventListener('click', selectLive);
+  player.on('state', render);
+  player.on('mode', ({ mode, recording, automatic }) => {
+    // Only the viewer's own choice goes into the address (a reload replays it).
+    setQuery('recording', mode === 'replay' && recording && !automatic ? recording.id : undefined);
+    render();
+  });
+  player.on('status', (current: PublicStreamStatus) => {
+    name.textContent = current.name || streamId;
+    document.title = `${current.name || streamId} · wisp live`;
+    render();
+  });
+
   const api: WispPlayerApi = {
     get state() {
-      return controller.state;
+      return player.state;
     },
     get message() {
-      return controller.message;
+      return view.message;
     },
-    stats: () => controller.stats(),
-    stop: () => controller.stop(),
+    get mode() {
+      return player.mode;
+    },
+    stats: () => player.stats(),
+    stop: () => player.stop(),
+    player,
   };
   window.wispPlayer = api;
   // The DELETE must outlive the page, hence keepalive. A page restored from the back/forward
   // cache starts over.
-  window.addEventListener('pagehide', () => void controller.stop({ keepalive: true }));
+  window.addEventListener('pagehide', () => void player.stop({ keepalive: true }));
   window.addEventListener('pageshow', (event) => {
-    if (event.persisted) controller.start();
+    if (event.persisted) player.start();
   });
-  controller.start();
+  player.start();
+}
+
+/** Sets or removes one query parameter without a navigation (keeps `?stats=1`). */
+function setQuery(name: string, value: string | undefined): void {
+  const url = new URL(window.location.href);
+  if (value === undefined) url.searchParams.delete(name);
+  else url.searchParams.set(name, value);
+  if (url.href !== window.location.href) window.history.replaceState(null, '', url);
+}
+
+const DATE = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+
+function renderRecordings(
+  list: HTMLElement,
+  section: HTMLElement,
+  status: PublicStreamStatus | undefined,
+  playing: Recording | undefined,
+  select: (recording: Recording) => void,
+): void {
+  const recordings = status?.recordings ?? [];
+  section.hidden = recordings.length === 0;
+  list.replaceChildren(
+    ...recordings.map((recording) => {
+      const started = new Date(recording.startedAt);
+      const when = Number.isNaN(started.getTime()) ? recording.startedAt : DATE.format(started);
+      const live = recording.status === 'recording';
+      const length =
+        recording.durationSeconds === null ? '' : ` · ${formatDuration(recording.durationSeconds)}`;
+      const button = h(
+        'button',
+        {
+          type: 'button',
+          class: 'recording',
+          'data-recording-id': recording.id,
+          'aria-current': playing?.id === recording.id ? 'true' : undefined,
+        },
+        h('img', { src: recording.posterUrl, alt: '', loading: 'lazy', width: 96, height: 54 }),
+        h('span', { class: 'recording-when' }, `${when}${length}`),
+        live ? h('span', { class: 'wisp-badge', 'data-kind': 'live' }, 'LIVE NOW') : null,
+      );
+      // A poster that does not exist (yet) is just not shown.
+      button.querySelector('img')?.addEventListener('error', (event) => {
+        (event.target as HTMLImageElement).hidden = true;
+      });
+      button.addEventListener('click', () => select(recording));
+      return h('li', {}, button);
+    }),
+  );
 }
 
 main();

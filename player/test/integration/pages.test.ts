@@ -71,7 +71,7 @@ async function screenshot(name: string): Promise<void> {
 }
 
 describe('watch page', () => {
-  it('waits while the stream is not live and retries after Retry-After', async () => {
+  it('waits while the stream is not live, polling the status every Retry-After', async () => {
     await openPage('/watch/upcoming');
     await waitForPlayerState('waiting');
     const status = page.locator('#status');
@@ -79,12 +79,15 @@ describe('watch page', () => {
     expect(await page.locator('body').getAttribute('data-state')).toBe('waiting');
     expect(await page.locator('video').getAttribute('data-state')).toBe('waiting');
     expect(await page.locator('#unmute').isVisible()).toBe(false);
+    expect(await page.locator('#stream-name').textContent()).toBe('Stream upcoming');
 
-    // Retry-After: 1, so three more POSTs arrive within about four seconds.
-    const before = posts('/whep/upcoming');
+    // Retry-After: 1 (+ up to 20 % jitter): three more status polls within about four seconds,
+    // and no new WHEP offer while the status says the stream is not live.
+    const before = platform.statusRequests;
     await expect
-      .poll(() => posts('/whep/upcoming'), { timeout: 8_000 })
+      .poll(() => platform.statusRequests, { timeout: 8_000 })
       .toBeGreaterThanOrEqual(before + 3);
+    expect(posts('/whep/upcoming')).toBe(1);
     expect(await page.evaluate(() => (window as unknown as PageWindow).wispPlayer.state)).toBe(
       'waiting',
     );
@@ -197,7 +200,11 @@ describe('publish page', () => {
 });
 
 describe('ICE servers from the Link headers', () => {
-  /** The RTCPeerConnections a page creates, with the configuration each was created with. */
+  /**
+   * The RTCPeerConnections a page creates, with the configuration each had when it began
+   * gathering (its first setLocalDescription): the player makes its offer while the OPTIONS
+   * is in flight and sets the servers before gathering starts.
+   */
   async function openRecordingPage(path: string): Promise<Page> {
     page = await browser.newPage();
     problems = collectPageProblems(page, EXPECTED_CONSOLE);
@@ -208,7 +215,12 @@ describe('ICE servers from the Link headers', () => {
       window.RTCPeerConnection = class extends Native {
         constructor(config?: RTCConfiguration) {
           super(config);
-          created.push({ pc: this, config });
+          created.push({ pc: this, config: undefined });
+        }
+        override setLocalDescription(description?: RTCLocalSessionDescriptionInit) {
+          const entry = created.find((c) => c.pc === this);
+          if (entry && !entry.config) entry.config = this.getConfiguration();
+          return super.setLocalDescription(description);
         }
       };
     });
@@ -216,7 +228,7 @@ describe('ICE servers from the Link headers', () => {
     return page;
   }
 
-  /** The ICE servers a page's first peer connection was created with, and has now. */
+  /** The ICE servers a page's first peer connection gathered with, and has now. */
   async function peerIceServers(): Promise<{ created: RTCIceServer[]; now: RTCIceServer[] }> {
     return page.evaluate(() => {
       type Created = { pc: RTCPeerConnection; config: RTCConfiguration | undefined }[];
@@ -263,7 +275,7 @@ describe('ICE servers from the Link headers', () => {
     platform.sessionIceLinks = [turn(SESSION_USER)];
   }
 
-  it('the watch page asks OPTIONS first, creates its peer connection with those servers, then keeps the 201 ones', async () => {
+  it('the watch page asks OPTIONS first, gathers with those servers, then keeps the 201 ones', async () => {
     offerLinks();
     const start = platform.requests.length;
     await openRecordingPage('/watch/live');

@@ -6,6 +6,8 @@
  *   `live` is true; any other id (or `live` while not live) -> 409 + `Retry-After: 1`.
  * - `POST /whip` with `Bearer good-key` -> 201 with a real answer; other keys -> 401.
  * - `DELETE` of a session URL closes its peer and is recorded.
+ * - `GET /watch/:id/status`: 404 for `missing`, else live for `live` while `live` is true, with
+ *   `recordings` as the list.
  * - `OPTIONS /whep/:id` and `OPTIONS /whip` answer 200 with `iceLinks` as `Link` (none by
  *   default; for `/whip` only with the good key), and so does each 201, with `sessionIceLinks`.
  */
@@ -14,6 +16,7 @@ import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
 import type { Context, Next } from 'hono';
 import { createPlayerRoutes } from '../../src/index.ts';
+import type { PublicStreamStatus, Recording } from '../../src/index.ts';
 import { answerAsReceiver, answerWithTestPattern } from './fakePeers.ts';
 import type { FakePeer } from './fakePeers.ts';
 
@@ -36,6 +39,10 @@ export interface FakePlatform {
   /** `Link` values of the OPTIONS answers (ICE servers), and of the 201s. Default none. */
   iceLinks: string[];
   sessionIceLinks: string[];
+  /** What `GET /watch/:id/status` lists (any id but `missing`); none by default. */
+  recordings: Recording[];
+  /** How often the status was asked for. */
+  statusRequests: number;
   /** Open fake peers by session path. */
   sessions: Map<string, FakePeer>;
   /** Closes every open peer, as a server does when the publisher leaves. */
@@ -64,6 +71,8 @@ export async function startFakePlatform(options: { distDir?: string } = {}): Pro
     live: true,
     iceLinks: [],
     sessionIceLinks: [],
+    recordings: [],
+    statusRequests: 0,
     sessions: new Map(),
     dropSessions() {
       for (const peer of platform.sessions.values()) peer.close();
@@ -79,7 +88,20 @@ export async function startFakePlatform(options: { distDir?: string } = {}): Pro
   app.use('/whep/*', record);
   app.use('/whip', record);
   app.use('/whip/*', record);
-  app.route('/', createPlayerRoutes({ publicUrl: baseUrl, ...options }));
+  // The status follows the same rules as the WHEP endpoint below.
+  const status = (id: string): Promise<PublicStreamStatus | undefined> => {
+    platform.statusRequests++;
+    if (id === 'missing') return Promise.resolve(undefined);
+    const live = id === 'live' && platform.live;
+    return Promise.resolve({
+      id,
+      name: `Stream ${id}`,
+      live,
+      viewers: live ? platform.sessions.size : 0,
+      recordings: platform.recordings,
+    });
+  };
+  app.route('/', createPlayerRoutes({ publicUrl: baseUrl, status, ...options }));
 
   const links = (values: string[]): Record<string, string> =>
     values.length > 0 ? { Link: values.join(',') } : {};
@@ -129,6 +151,18 @@ export async function startFakePlatform(options: { distDir?: string } = {}): Pro
       Location: `${baseUrl}${path}`,
       ...links(platform.sessionIceLinks),
     });
+  });
+
+  // Trickle (RFC 8840 fragments): the fake peers are full ICE agents, so they use them.
+  app.patch('/:kind{whep|whip}/sessions/:n', async (c) => {
+    const peer = platform.sessions.get(c.req.path);
+    if (!peer) return c.body(null, 404);
+    const body = await c.req.text();
+    const mid = /^a=mid:(\S+)/m.exec(body)?.[1] ?? '0';
+    for (const [, candidate] of body.matchAll(/^a=(candidate:[^\r\n]+)/gm)) {
+      await peer.pc.addIceCandidate({ candidate, sdpMid: mid }).catch(() => undefined);
+    }
+    return c.body(null, 204);
   });
 
   app.delete('/:kind{whep|whip}/sessions/:n', (c) => {

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPlayerRoutes } from '../../src/index.ts';
+import type { PlayerRoutesOptions, PublicStreamStatus } from '../../src/index.ts';
 
 const PUBLIC_URL = 'https://live.example.com';
 
@@ -18,6 +19,9 @@ beforeAll(async () => {
   await writeFile(join(distDir, 'watch.js'), 'console.log("watch");');
   await writeFile(join(distDir, 'watch.js.map'), '{"version":3}');
   await writeFile(join(distDir, 'publish.js'), 'console.log("publish");');
+  await writeFile(join(distDir, 'admin.js'), 'console.log("admin");');
+  await writeFile(join(distDir, 'embed.js'), 'console.log("embed");');
+  await writeFile(join(distDir, 'hls.js'), 'export default class Hls {}');
   await writeFile(join(distDir, 'player.css'), 'body{}');
   await writeFile(join(distDir, 'notes.txt'), 'not an asset type');
   await mkdir(join(distDir, 'nested.js'));
@@ -28,8 +32,41 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-function app(options: { publicUrl?: string; distDir?: string } = {}) {
-  return createPlayerRoutes({ publicUrl: options.publicUrl ?? PUBLIC_URL, distDir, ...options });
+const READY = {
+  id: 'r1',
+  streamId: 's1',
+  status: 'ready' as const,
+  startedAt: '2026-01-01T00:00:00.000Z',
+  endedAt: '2026-01-01T00:10:00.000Z',
+  durationSeconds: 600,
+  hlsUrl: `${PUBLIC_URL}/vod/r1/index.m3u8`,
+  posterUrl: `${PUBLIC_URL}/vod/r1/poster.jpg`,
+};
+
+function status(id: string): Promise<PublicStreamStatus | undefined> {
+  if (id !== 's1') return Promise.resolve(undefined);
+  return Promise.resolve({
+    id: 's1',
+    name: 'Friday <talk>',
+    live: false,
+    viewers: 0,
+    recordings: [
+      { ...READY, id: 'r3', status: 'failed', error: 'ffmpeg exited' },
+      { ...READY, id: 'r2', status: 'finalizing' },
+      READY,
+    ],
+  });
+}
+
+function app(
+  options: { publicUrl?: string; distDir?: string; status?: PlayerRoutesOptions['status'] } = {},
+) {
+  return createPlayerRoutes({
+    publicUrl: options.publicUrl ?? PUBLIC_URL,
+    distDir,
+    status,
+    ...options,
+  });
 }
 
 describe('GET /watch/:id', () => {
@@ -45,7 +82,13 @@ describe('GET /watch/:id', () => {
     expect(html).toContain('data-whep-url="https://live.example.com/whep/abc_DEF-123"');
     expect(html).toContain('<script type="module" src="/player/assets/watch.js"></script>');
     expect(html).toContain('<link rel="stylesheet" href="/player/assets/player.css">');
-    expect(html).toMatch(/<video id="video"[^>]* muted autoplay playsinline/);
+    expect(html).toContain('data-status-url="https://live.example.com/watch/abc_DEF-123/status"');
+    expect(html).toContain('data-hls-url="/player/assets/hls.js"');
+    // The script builds the player (video, controls) into #player.
+    expect(html).toContain('<div id="player"');
+    // Recordings come from other hosts too (a CDN in front of /vod), played through blob: URLs.
+    expect(res.headers.get('content-security-policy')).toContain('media-src * blob: mediastream:');
+    expect(res.headers.get('x-frame-options')).toBeNull();
   });
 
   it('keeps a path prefix of PUBLIC_URL in endpoints and asset paths', async () => {
@@ -99,6 +142,76 @@ describe('GET /publish', () => {
     expect(html).toContain('id="go-live"');
     // The key is read by the script from the URL; the server never echoes it.
     expect(html).not.toContain('secret');
+  });
+});
+
+describe('GET /watch/:id/status', () => {
+  it('is public JSON: name, live, viewers, and only the ready or recording recordings', async () => {
+    const res = await app().request('/watch/s1/status');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(res.headers.get('cache-control')).toBe('public, max-age=2');
+    expect(await res.json()).toEqual({
+      id: 's1',
+      name: 'Friday <talk>',
+      live: false,
+      viewers: 0,
+      recordings: [READY],
+    });
+  });
+
+  it('404 problem+json for unknown and malformed ids; absent without a status function', async () => {
+    for (const path of ['/watch/nope/status', '/watch/a.b/status']) {
+      const res = await app().request(path);
+      expect(res.status).toBe(404);
+      expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    }
+    const none = createPlayerRoutes({ publicUrl: PUBLIC_URL, distDir });
+    expect((await none.request('/watch/s1/status')).status).toBe(404);
+  });
+});
+
+describe('GET /embed/:id', () => {
+  it('is <wisp-player> filling a frame, muted autoplay by default, flags from the query', async () => {
+    const res = await app().request('/embed/s1');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-frame-options')).toBeNull();
+    expect(res.headers.get('content-security-policy')).not.toContain('frame-ancestors');
+    const html = await res.text();
+    expect(html).toContain('<script type="module" src="/player/assets/embed.js"></script>');
+    expect(html).toContain('<wisp-player src="https://live.example.com/watch/s1" muted autoplay>');
+    const flags = await (await app().request('/embed/s1?muted=0&stats=1&autoplay=false')).text();
+    expect(flags).toContain('<wisp-player src="https://live.example.com/watch/s1" stats>');
+    expect((await app().request('/embed/%3Cx%3E')).status).toBe(404);
+  });
+});
+
+describe('GET /admin', () => {
+  it('is the admin page: its own API only, never framed, no referrer', async () => {
+    const res = await app().request('/admin');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-frame-options')).toBe('DENY');
+    expect(res.headers.get('referrer-policy')).toBe('no-referrer');
+    const csp = res.headers.get('content-security-policy') ?? '';
+    expect(csp).toContain("connect-src 'self'");
+    expect(csp).toContain("frame-ancestors 'none'");
+    const html = await res.text();
+    expect(html).toContain('data-api-base="https://live.example.com/api"');
+    expect(html).toContain('src="/player/assets/admin.js"');
+  });
+});
+
+describe('GET /player/embed.js', () => {
+  it('serves the element script for other sites (CORS, cross-origin resource policy)', async () => {
+    const res = await app().request('/player/embed.js');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+    expect(res.headers.get('access-control-allow-origin')).toBe('*');
+    expect(res.headers.get('cross-origin-resource-policy')).toBe('cross-origin');
+    expect(await res.text()).toBe('console.log("embed");');
+    // So is the hls.js chunk it imports from the same place.
+    const chunk = await app().request('/player/assets/hls.js');
+    expect(chunk.headers.get('access-control-allow-origin')).toBe('*');
   });
 });
 
@@ -158,7 +271,14 @@ describe('missing dist', () => {
   const missing = () => createPlayerRoutes({ publicUrl: PUBLIC_URL, distDir: join(root, 'nope') });
 
   it('answers 503 with the setup hint for pages and assets', async () => {
-    for (const path of ['/watch/abc', '/publish', '/player/assets/watch.js']) {
+    for (const path of [
+      '/watch/abc',
+      '/publish',
+      '/admin',
+      '/embed/abc',
+      '/player/assets/watch.js',
+      '/player/embed.js',
+    ]) {
       const res = await missing().request(path);
       expect(res.status).toBe(503);
       expect(await res.text()).toContain('player assets not built: run npm run setup');

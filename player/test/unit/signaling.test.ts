@@ -1,16 +1,17 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { escapeHtml } from '../../src/html.ts';
-import { backoffDelayMs, DEFAULT_RETRY_POLICY, retryAfterDelayMs } from '../../src/web/retry.ts';
 import {
   fetchIceServers,
   parseIceServerLinks,
   parseRetryAfter,
   postOffer,
+  resetRedirectMode,
   SignalingError,
-} from '../../src/web/signaling.ts';
+} from '../../src/web/core/signaling.ts';
 
 afterEach(() => {
   vi.unstubAllGlobals();
+  resetRedirectMode();
 });
 
 /** Stubs fetch with one canned response whose `url` is `finalUrl` (after redirects). */
@@ -26,12 +27,16 @@ function stubFetch(response: Response, finalUrl: string) {
 describe('postOffer', () => {
   it('sends the offer as application/sdp with the bearer and resolves Location against the endpoint', async () => {
     const fetch = stubFetch(
-      new Response('v=0\r\n', { status: 201, headers: { Location: 'sessions/42' } }),
-      'https://edge-2.example.com/whep/s1',
+      new Response('v=0\r\n', {
+        status: 201,
+        headers: { Location: 'sessions/42', ETag: '"e1"' },
+      }),
+      'https://live.example.com/whep/s1',
     );
     const result = await postOffer('https://live.example.com/whep/s1', 'v=0 offer', { token: 'k' });
-    // Resolved against the URL that answered (after a 307), not against the page.
-    expect(result.resourceUrl).toBe('https://edge-2.example.com/whep/sessions/42');
+    // Resolved against the endpoint, not against the page (redirects: whepClient.test.ts).
+    expect(result.resourceUrl).toBe('https://live.example.com/whep/sessions/42');
+    expect(result.etag).toBe('"e1"');
     expect(result.answer).toBe('v=0\r\n');
     expect(result.iceServers).toEqual([]);
     const [url, init] = fetch.mock.calls[0];
@@ -178,24 +183,6 @@ describe('parseRetryAfter', () => {
     expect(parseRetryAfter('Tue, 31 Dec 2024 23:00:00 GMT', now)).toBe(0);
     expect(parseRetryAfter('soon', now)).toBeUndefined();
     expect(parseRetryAfter(null, now)).toBeUndefined();
-  });
-});
-
-describe('retry policy', () => {
-  it('backs off exponentially up to the cap, with bounded jitter', () => {
-    const mid = () => 0.5;
-    expect([0, 1, 2, 3, 4, 5, 10].map((n) => backoffDelayMs(n, DEFAULT_RETRY_POLICY, mid))).toEqual(
-      [500, 1000, 2000, 4000, 8000, 10_000, 10_000],
-    );
-    expect(backoffDelayMs(0, DEFAULT_RETRY_POLICY, () => 0)).toBe(400);
-    expect(backoffDelayMs(0, DEFAULT_RETRY_POLICY, () => 1)).toBe(600);
-  });
-
-  it('clamps Retry-After and has a default', () => {
-    expect(retryAfterDelayMs(1)).toBe(1000);
-    expect(retryAfterDelayMs(0)).toBe(1000);
-    expect(retryAfterDelayMs(3600)).toBe(60_000);
-    expect(retryAfterDelayMs(undefined)).toBe(2000);
   });
 });
 

@@ -22,6 +22,8 @@ export interface WhipClientOptions {
   iceServers?: RTCIceServer[];
   /** How long to wait for ICE gathering before sending the offer anyway. Default 1000 ms. */
   iceGatheringTimeoutMs?: number;
+  /** Video encodings, low to high (simulcast with `rid`s), or one with a `maxBitrate`. */
+  videoEncodings?: RTCRtpEncodingParameters[];
   signal?: AbortSignal;
 }
 
@@ -40,23 +42,32 @@ export class WhipClient {
   /** Negotiates a session. Throws `SignalingError` for HTTP failures (401 = key refused). */
   static async publish(options: WhipClientOptions): Promise<WhipClient> {
     // Asked anew for every session: TURN credentials are per session and time-limited, and
-    // only a valid stream key earns them.
-    const iceServers =
+    // only a valid stream key earns them. The offer is made meanwhile (see WhepClient).
+    const servers =
       options.iceServers ??
-      (await fetchIceServers(options.endpoint, {
+      fetchIceServers(options.endpoint, {
         token: options.streamKey,
         ...(options.signal ? { signal: options.signal } : {}),
-      }));
-    const pc = createPeerConnection(iceServers);
+      });
+    const pc = createPeerConnection([]);
     let resourceUrl: string | undefined;
     try {
       // Audio first, then video: the m-line order most WHIP servers and OBS use.
       const tracks = [...options.stream.getAudioTracks(), ...options.stream.getVideoTracks()];
       if (tracks.length === 0) throw new TypeError('the stream to publish has no tracks');
       for (const track of tracks) {
-        pc.addTransceiver(track, { direction: 'sendonly', streams: [options.stream] });
+        pc.addTransceiver(track, {
+          direction: 'sendonly',
+          streams: [options.stream],
+          ...(track.kind === 'video' && options.videoEncodings
+            ? { sendEncodings: options.videoEncodings }
+            : {}),
+        });
       }
-      await pc.setLocalDescription(await pc.createOffer());
+      const [offer, iceServers] = await Promise.all([pc.createOffer(), servers]);
+      useSessionIceServers(pc, iceServers);
+      await pc.setLocalDescription(offer);
+      // All candidates (no trickle here): a publisher's start is not as pressing as a viewer's.
       await waitForIceGathering(pc, options.iceGatheringTimeoutMs ?? 1000);
       options.signal?.throwIfAborted();
       const result = await postOffer(options.endpoint, pc.localDescription!.sdp, {
@@ -77,6 +88,11 @@ export class WhipClient {
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** The sender of the local track of `kind`, for replaceTrack and bitrate changes. */
+  sender(kind: 'audio' | 'video'): RTCRtpSender | undefined {
+    return this.pc.getSenders().find((sender) => sender.track?.kind === kind);
   }
 
   /** Ends the session: closes the PeerConnection and DELETEs the session URL. Idempotent. */
