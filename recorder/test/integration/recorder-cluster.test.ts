@@ -6,21 +6,12 @@
  * and restarted: what it wrote stays playable and the broadcast continues in a new part.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RecordingView } from '../../src/RecordingService.ts';
 import { ObsLikePublisher } from '@wisp/loadtest';
 import { LocalCluster } from '../../../server/src/cluster/LocalCluster.ts';
 import { S3Storage } from '../../src/storage/index.ts';
 import { decodeAll, decodeSoFar, eventually, ffprobe } from '../support/probe.ts';
 import { startS3Server, type RunningS3Server } from '../support/s3.ts';
-
-interface RecordingView {
-  id: string;
-  status: string;
-  durationSeconds: number;
-  parts: number;
-  hlsUrl: string;
-  posterUrl: string;
-  error?: string;
-}
 
 interface CreatedStream {
   id: string;

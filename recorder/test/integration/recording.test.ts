@@ -7,22 +7,10 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RecordingView } from '../../src/RecordingService.ts';
 import { ObsLikePublisher, WrtcPublisher } from '@wisp/loadtest';
 import { startPlatform, type TestPlatform } from '../../../server/test/support/platform.ts';
 import { decodeAll, eventually, ffprobe, flashesAndBeeps, regionColor } from '../support/probe.ts';
-
-interface RecordingView {
-  id: string;
-  streamId: string;
-  status: string;
-  startedAt: string;
-  endedAt: string | null;
-  durationSeconds: number;
-  parts: number;
-  hlsUrl: string;
-  posterUrl: string;
-  error?: string;
-}
 
 let t: TestPlatform;
 
