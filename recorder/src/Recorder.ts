@@ -24,7 +24,7 @@ import {
   type StreamRegistry,
 } from '@wisp/core';
 import type { StreamLease, StreamSource } from '@wisp/core/rtc';
-import { pick } from './assign.ts';
+import { liveRecorders, pick } from './assign.ts';
 import type { Layout } from './ffmpeg/args.ts';
 import type { FfmpegBinaries } from './ffmpeg/resolve.ts';
 import { Recording } from './Recording.ts';
@@ -231,11 +231,7 @@ export class Recorder {
   }
 
   async #liveRecorders(): Promise<string[]> {
-    const now = Date.now();
-    const nodes = await this.#options.nodes.list('recorder');
-    const live = nodes
-      .filter((n) => n.state === 'serving' && now - n.lastSeen < this.#options.freshMs)
-      .map((n) => n.id);
+    const live = await liveRecorders(this.#options.nodes, this.#options.freshMs);
     if (!live.includes(this.#options.nodeId)) live.push(this.#options.nodeId);
     return live;
   }

@@ -17,7 +17,7 @@ import {
   type RecordingRecord,
   type StateStore,
 } from '@wisp/core';
-import { pick } from './assign.ts';
+import { liveRecorders, pick } from './assign.ts';
 import type { RecordingStorage } from './storage/index.ts';
 
 const log = createLogger('RecordingService');
@@ -191,11 +191,7 @@ export class RecordingService {
   }
 
   async #recorderFor(key: string): Promise<string> {
-    const now = Date.now();
-    const live = (await this.#options.nodes.list('recorder'))
-      .filter((n) => n.state === 'serving' && now - n.lastSeen < this.#options.freshMs)
-      .map((n) => n.id);
-    const node = pick(key, live);
+    const node = pick(key, await liveRecorders(this.#options.nodes, this.#options.freshMs));
     if (!node) throw new ServiceUnavailableError('no recorder node is running', 5);
     return node;
   }

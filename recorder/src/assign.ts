@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { NodeRegistry } from '@wisp/core';
 
 /**
  * Rendezvous (highest random weight) hashing: the node with the highest hash of key + node
@@ -16,4 +17,12 @@ export function pick(key: string, nodes: readonly string[]): string | undefined 
     }
   }
   return best;
+}
+
+/** Ids of the recorder nodes serving and seen less than `freshMs` ago: the candidates. */
+export async function liveRecorders(nodes: NodeRegistry, freshMs: number): Promise<string[]> {
+  const now = Date.now();
+  return (await nodes.list('recorder'))
+    .filter((n) => n.state === 'serving' && now - n.lastSeen < freshMs)
+    .map((n) => n.id);
 }

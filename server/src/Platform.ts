@@ -187,7 +187,7 @@ export class Platform {
             },
       );
       closers.push(() => storage.close());
-      const freshMs = Math.round(config.cluster.heartbeatMs * 1.5) + 250;
+      const freshMs = freshnessMs(config);
       const recordings = new RecordingService({
         store,
         storage,
@@ -395,7 +395,7 @@ export class Platform {
       directory: this.streams,
       auth: this.auth,
       notLiveRetryAfterSeconds: this.config.edge.notLiveRetryAfterSeconds,
-      freshMs: Math.round(this.config.cluster.heartbeatMs * 1.5) + 250,
+      freshMs: freshnessMs(this.config),
     });
     return createFrontDoorRoutes({ frontDoor, iceServers: this.config.iceServers, whip, whep });
   }
@@ -464,6 +464,14 @@ export class Platform {
     await this.store.close();
     log.info('stopped');
   }
+}
+
+/**
+ * How recently a node must have been seen to be sent anything (one and a half heartbeats and
+ * some slack): the front door's and the recorders' view of "alive".
+ */
+function freshnessMs(config: Config): number {
+  return Math.round(config.cluster.heartbeatMs * 1.5) + 250;
 }
 
 /** Whether a stream is published: on this node's ingest, or on a registered owner node. */
@@ -619,7 +627,7 @@ async function createMedia(parts: {
         storage: parts.storage,
         config: config.recording,
         ffmpeg,
-        freshMs: Math.round(config.cluster.heartbeatMs * 1.5) + 250,
+        freshMs: freshnessMs(config),
         finalizeOnClose: !config.cluster.split,
       });
     }

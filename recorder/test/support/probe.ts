@@ -43,12 +43,7 @@ export async function decodeAll(url: string): Promise<{ seconds: number; errors:
     { maxBuffer: 16 * 1024 * 1024 },
   );
   const probe = await ffprobe(url);
-  // The null muxer's complaint about two frames with one timestamp is not a decode error.
-  const errors = stderr
-    .split('\n')
-    .filter((line) => line.trim() !== '' && !/non monotonically increasing dts/.test(line))
-    .join('\n');
-  return { seconds: Number(probe.format.duration ?? 0), errors };
+  return { seconds: Number(probe.format.duration ?? 0), errors: decodeErrors(stderr) };
 }
 
 /**
@@ -181,12 +176,17 @@ export async function decodeSoFar(url: string): Promise<{ seconds: number; error
       { maxBuffer: 16 * 1024 * 1024 },
     );
     const seconds = [...closed.matchAll(/#EXTINF:([\d.]+)/g)].reduce((s, m) => s + Number(m[1]), 0);
-    const errors = stderr
-      .split('\n')
-      .filter((line) => line.trim() !== '' && !/non monotonically increasing dts/.test(line))
-      .join('\n');
-    return { seconds, errors };
+    return { seconds, errors: decodeErrors(stderr) };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** ffmpeg's error output, without the null muxer's complaint about two frames with one
+ * timestamp, which is not a decode error. */
+function decodeErrors(stderr: string): string {
+  return stderr
+    .split('\n')
+    .filter((line) => line.trim() !== '' && !/non monotonically increasing dts/.test(line))
+    .join('\n');
 }
