@@ -19,6 +19,7 @@ import { EndedSessions, parseOffer, type StreamSource, type WorkerPool } from '@
 import { EdgeStream } from './EdgeStream.ts';
 import { WhepSession } from './WhepSession.ts';
 import { planView } from './planView.ts';
+import type { EventStream, WhepEventName } from './WhepEvents.ts';
 
 export interface EdgeOptions {
   pool: WorkerPool;
@@ -27,6 +28,26 @@ export interface EdgeOptions {
   media: MediaConfig;
   session: SessionConfig;
   edge: EdgeConfig;
+  /**
+   * How many watch a stream, for the `viewercount` event: in a cluster this edge's `local`
+   * viewers plus the other nodes' (the stream registry). Default: `local`.
+   */
+  audience?: (streamId: string, local: number) => Promise<number>;
+  /** Quiet time before a changed count is sent (`viewercount` is debounced). Default 1000 ms. */
+  viewercountDebounceMs?: number;
+  /** How often counts are re-read for subscribers (other edges' viewers). Default 5000 ms. */
+  viewercountRefreshMs?: number;
+}
+
+/** How a draining edge moves its viewers (`drain()`). */
+export interface DrainPlan {
+  /** The viewers are moved one by one over this long, in a random order (`DRAIN_SPREAD_MS`). */
+  spreadMs: number;
+  /** After a `reconnect` event, how long the old session is kept for the player's new one. */
+  graceMs: number;
+  /** Where a viewer reconnects: the stream's WHEP URL on the front door. */
+  reconnectUrl: (streamId: string) => string;
+  random?: () => number;
 }
 
 export class Edge {
@@ -36,6 +57,10 @@ export class Edge {
   readonly #mutex = new KeyedMutex();
   readonly #log = createLogger('Edge');
   readonly #ended: EndedSessions;
+  /** Pending debounced `viewercount` updates, per stream. */
+  readonly #countTimers = new Map<string, NodeJS.Timeout>();
+  #countRefresh: NodeJS.Timeout | undefined;
+  readonly #drainTimers = new Set<NodeJS.Timeout>();
   #closed = false;
   #draining = false;
 
@@ -87,7 +112,9 @@ export class Edge {
       session.once('closed', ({ reason }) => {
         this.#sessions.delete(session.id);
         this.#ended.add(session.id, session.streamId, reason);
+        this.#viewersChanged(streamId);
       });
+      this.#viewersChanged(streamId);
       this.#log.debug(
         { streamId, sessionId: session.id, viewers: stream.viewerCount },
         'viewer joined',
@@ -174,9 +201,106 @@ export class Edge {
     return Math.round(bps / 1000);
   }
 
-  /** Takes no new viewers (503); the ones here stay until they leave. */
-  drain(): void {
+  /**
+   * A new event stream on a session (WHEP events extension). It starts with `active` (the
+   * stream is live while a session exists) and the current `viewercount` when asked for.
+   * Undefined when the session holds too many already.
+   */
+  subscribeEvents(
+    streamId: string,
+    sessionId: string,
+    events: readonly WhepEventName[],
+  ): EventStream | undefined {
+    const session = this.getSession(streamId, sessionId);
+    const stream = session.events.subscribe(events);
+    if (!stream) return undefined;
+    stream.send('active', {});
+    if (stream.events.has('viewercount')) {
+      this.#countRefresh ??= setInterval(() => {
+        const streams = new Set<string>();
+        for (const s of this.#sessions.values())
+          if (s.events.wants('viewercount')) streams.add(s.streamId);
+        for (const id of streams) this.#viewersChanged(id, 0);
+      }, this.#options.viewercountRefreshMs ?? 5000);
+      this.#countRefresh.unref();
+      this.#viewersChanged(streamId, 0);
+    }
+    return stream;
+  }
+
+  /** Sends the stream's viewer count to its subscribers, once the count has settled. */
+  #viewersChanged(streamId: string, delayMs = this.#options.viewercountDebounceMs ?? 1000): void {
+    if (this.#closed || this.#countTimers.has(streamId)) return;
+    const timer = setTimeout(() => {
+      const sessions = [...this.#sessions.values()].filter((s) => s.streamId === streamId);
+      if (!sessions.some((s) => s.events.wants('viewercount'))) {
+        this.#countTimers.delete(streamId);
+        return;
+      }
+      const local = this.viewerCount(streamId);
+      const audience = this.#options.audience ?? ((_id: string, n: number) => Promise.resolve(n));
+      void audience(streamId, local)
+        .catch(() => local)
+        .then((count) => {
+          this.#countTimers.delete(streamId);
+          for (const session of sessions) session.events.sendViewercount(count);
+        });
+    }, delayMs);
+    timer.unref();
+    this.#countTimers.set(streamId, timer);
+  }
+
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  /**
+   * Takes no new viewers (503). With a plan, moves the viewers here to other edges: one by
+   * one over `spreadMs`, in a random order (each at a random moment of its slot), so a
+   * thousand viewers do not land on one other edge at once. A viewer subscribed to `reconnect`
+   * is sent one (its player makes a new session through the front door, then DELETEs this
+   * one) and its session is closed after `graceMs` at the latest; the others are closed at
+   * once, and their clients reconnect by themselves. Without a plan the viewers stay until
+   * they leave.
+   */
+  drain(plan?: DrainPlan): void {
+    if (this.#draining) return;
     this.#draining = true;
+    if (!plan) return;
+    const random = plan.random ?? Math.random;
+    const sessions = [...this.#sessions.values()];
+    // Fisher-Yates: the order viewers are moved in.
+    for (let i = sessions.length - 1; i > 0; i--) {
+      const j = Math.floor(random() * (i + 1));
+      [sessions[i], sessions[j]] = [sessions[j], sessions[i]];
+    }
+    const slot = sessions.length > 0 ? plan.spreadMs / sessions.length : 0;
+    this.#log.info(
+      { viewers: sessions.length, spreadMs: plan.spreadMs, graceMs: plan.graceMs },
+      'draining: moving viewers',
+    );
+    sessions.forEach((session, i) => {
+      this.#later(Math.round(slot * (i + random())), () => this.#move(session, plan));
+    });
+  }
+
+  #move(session: WhepSession, plan: DrainPlan): void {
+    if (session.closed) return;
+    const url = plan.reconnectUrl(session.streamId);
+    if (session.events.send('reconnect', { url }) > 0) {
+      this.#log.debug({ sessionId: session.id, url }, 'viewer asked to reconnect');
+      this.#later(plan.graceMs, () => session.close('drained'));
+    } else {
+      session.close('drained');
+    }
+  }
+
+  #later(delayMs: number, run: () => void): void {
+    const timer = setTimeout(() => {
+      this.#drainTimers.delete(timer);
+      run();
+    }, delayMs);
+    this.#drainTimers.add(timer);
   }
 
   get streamCount(): number {
@@ -186,6 +310,11 @@ export class Edge {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    for (const timer of this.#drainTimers) clearTimeout(timer);
+    this.#drainTimers.clear();
+    for (const timer of this.#countTimers.values()) clearTimeout(timer);
+    this.#countTimers.clear();
+    clearInterval(this.#countRefresh);
     for (const stream of [...this.#streams.values()]) stream.close('shutdown');
   }
 }

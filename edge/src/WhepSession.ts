@@ -26,6 +26,7 @@ import {
   type MediaSectionOffer,
 } from '@wisp/core/rtc';
 import type { ServedSection, ViewPlan } from './planView.ts';
+import { SessionEvents } from './WhepEvents.ts';
 
 /**
  * One simulcast (or SVC) video the viewer receives, for the WHEP layer extension (wish-wg
@@ -43,12 +44,19 @@ export interface MediaLayers {
 
 export class WhepSession extends RtcSession {
   readonly consumers: ms.Consumer[];
+  /** The session's event streams (WHEP server-sent events extension); they end with it. */
+  readonly events = new SessionEvents();
   /** Mids whose layer the viewer chose (the others are automatic). */
   readonly #manualLayers = new Set<string>();
 
   private constructor(options: RtcSessionOptions & { consumers: ms.Consumer[] }) {
     super(options);
     this.consumers = options.consumers;
+    this.once('closed', ({ reason }) => {
+      // The publisher left (or was replaced): say so before the streams end with the session.
+      if (reason === 'stream-offline') this.events.send('inactive', {});
+      this.events.close();
+    });
     for (const consumer of this.consumers) {
       consumer.on('producerclose', () => this.close('stream-offline'));
     }

@@ -11,6 +11,8 @@ const CLIENT_ENDED: ReadonlySet<CloseReason> = new Set<CloseReason>([
   'dtls-failed',
   'ice-disconnected',
   'inactive',
+  // A draining edge closed it: a viewer that moved to another edge DELETEs it a moment later.
+  'drained',
 ]);
 
 /**

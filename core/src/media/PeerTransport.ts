@@ -32,6 +32,8 @@ export type CloseReason =
   | 'key-revoked'
   | 'router-closed'
   | 'shutdown'
+  /** The edge is draining: the viewer was moved (or asked to move) to another edge. */
+  | 'drained'
   | 'error';
 
 export interface PeerTransportEvents extends Record<string, unknown> {

@@ -3,8 +3,11 @@
  * a session at `/whep/:streamId/:sessionId`. Public streams need no token: the unguessable
  * session URL is the capability for PATCH and DELETE.
  */
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
+import { streamSSE } from 'hono/streaming';
 import {
+  AppError,
+  NotFoundError,
   ValidationError,
   onError,
   readJsonBody,
@@ -21,9 +24,13 @@ import {
 } from '@wisp/core';
 
 import type { Edge } from '../Edge.ts';
+import { EVENTS_REL, WHEP_EVENTS, isWhepEvent, type EventReader } from '../WhepEvents.ts';
 
 /** WHEP layer extension: a session's simulcast layers, and choosing one (LAYER_REL link). */
 export const LAYER_REL = 'urn:ietf:params:whep:ext:core:layer';
+
+/** Comments on an open event stream so proxies and NATs do not time it out. */
+const EVENTS_KEEPALIVE_MS = 15_000;
 
 export interface WhepRoutesOptions {
   edge: Edge;
@@ -68,6 +75,12 @@ export function createWhepRoutes(options: WhepRoutesOptions): Hono {
     c.header('ETag', session.peer.etag);
     c.header('Content-Type', SDP_TYPE);
     addIceServerLinks(c, iceServers, session.id);
+    const sessionUrl = `${publicUrl}/whep/${encodeURIComponent(streamId)}/${session.id}`;
+    c.header(
+      'Link',
+      `<${sessionUrl}/events>; rel="${EVENTS_REL}"; events="${WHEP_EVENTS.join(',')}"`,
+      { append: true },
+    );
     if (session.layers().length > 0) {
       const layerUrl = `${publicUrl}/whep/${encodeURIComponent(streamId)}/${session.id}/layer`;
       c.header('Link', `<${layerUrl}>; rel="${LAYER_REL}"`, { append: true });
@@ -132,5 +145,98 @@ export function createWhepRoutes(options: WhepRoutesOptions): Hono {
     );
     return c.json({ media: session.layers() });
   });
+
+  // The server-sent events extension (wish-wg webrtc-http-egress-events). Like the session
+  // URL it hangs off, an event stream's URL is its own capability: no token, CORS `*` (an
+  // EventSource or fetch from the player's page on another origin).
+  const eventsPath = '/whep/:streamId/:sessionId/events';
+  const preflight = (methods: string) => (c: Context) => {
+    c.header('Allow', methods);
+    c.header('Access-Control-Allow-Methods', methods);
+    c.header('Access-Control-Allow-Headers', 'Authorization, Content-Type, Last-Event-ID');
+    c.header('Access-Control-Max-Age', '86400');
+    return c.body(null, 200);
+  };
+  app.options(eventsPath, preflight('OPTIONS, GET, POST'));
+  app.options(`${eventsPath}/:eventsId`, preflight('OPTIONS, GET, DELETE'));
+  app.post(eventsPath, async (c) => {
+    const streamId = c.req.param('streamId');
+    const sessionId = c.req.param('sessionId');
+    edge.getSession(streamId, sessionId);
+    const body = await readJsonBody(c, 4096);
+    if (!Array.isArray(body) || body.length === 0 || !body.every(isWhepEvent)) {
+      throw new ValidationError(
+        `expected a JSON array of event names, among those offered: ${WHEP_EVENTS.join(', ')}`,
+      );
+    }
+    const stream = edge.subscribeEvents(streamId, sessionId, body);
+    if (!stream) throw new AppError(429, 'Too Many Requests', 'too many event streams');
+    const url = `${publicUrl}/whep/${encodeURIComponent(streamId)}/${sessionId}/events/${stream.id}`;
+    c.header('Location', url);
+    c.header('Cache-Control', 'no-store');
+    return c.body(null, 201);
+  });
+  // Broadcast Box-style: a GET of the extension's URL itself streams every event.
+  app.get(eventsPath, (c) => {
+    const streamId = c.req.param('streamId');
+    const sessionId = c.req.param('sessionId');
+    const stream = edge.subscribeEvents(streamId, sessionId, WHEP_EVENTS);
+    if (!stream) throw new AppError(429, 'Too Many Requests', 'too many event streams');
+    const session = edge.getSession(streamId, sessionId);
+    return serveEvents(c, stream, () => session.events.remove(stream.id));
+  });
+  app.get(`${eventsPath}/:eventsId`, (c) => {
+    const session = edge.getSession(c.req.param('streamId'), c.req.param('sessionId'));
+    const stream = session.events.get(c.req.param('eventsId'));
+    if (!stream) throw new NotFoundError('no such event stream');
+    return serveEvents(c, stream);
+  });
+  app.delete(`${eventsPath}/:eventsId`, (c) => {
+    const session = edge.getSession(c.req.param('streamId'), c.req.param('sessionId'));
+    if (!session.events.remove(c.req.param('eventsId'))) {
+      throw new NotFoundError('no such event stream');
+    }
+    return c.body(null, 200);
+  });
   return app;
 }
+
+/**
+ * `text/event-stream` of one event stream until it ends (DELETE, another GET, the session
+ * closing) or the client goes away. Writes are chained so the last message (an `inactive`)
+ * is out before the response ends.
+ */
+function serveEvents(
+  c: Context,
+  events: { attach(reader: EventReader): void; detach(reader: EventReader): void },
+  onAbort?: () => void,
+): Response {
+  c.header('Cache-Control', 'no-store');
+  return streamSSE(c, async (stream) => {
+    await new Promise<void>((resolve) => {
+      let writing = Promise.resolve();
+      const keepalive = setInterval(() => {
+        writing = writing.then(() => stream.write(': keepalive\n\n')).then(noop, noop);
+      }, EVENTS_KEEPALIVE_MS);
+      const reader: EventReader = {
+        write: (message) => {
+          writing = writing
+            .then(() => stream.writeSSE({ event: message.event, data: message.data }))
+            .then(noop, noop);
+        },
+        end: () => {
+          clearInterval(keepalive);
+          void writing.then(resolve);
+        },
+      };
+      stream.onAbort(() => {
+        events.detach(reader);
+        onAbort?.();
+        reader.end();
+      });
+      events.attach(reader);
+    });
+  });
+}
+
+function noop(): void {}

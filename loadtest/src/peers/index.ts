@@ -10,6 +10,7 @@ export * from './obsLikeOptions.ts';
 export * from './ObsLikePublisher.ts';
 export * from './WrtcPublisher.ts';
 export * from './WrtcViewer.ts';
+export * from './whepEvents.ts';
 export * from './NdcViewer.ts';
 export * from './NdcRtpPublisher.ts';
 export * from './GstVp8Publisher.ts';
