@@ -256,6 +256,16 @@ export interface ClusterConfig {
    * its sessions have ended or after this long. Default 60000.
    */
   drainTimeoutMs: number;
+  /**
+   * `DRAIN_SPREAD_MS`: a draining edge moves its viewers to other edges one by one over this
+   * long, in a random order, so they do not all land on another node at once. Default 10000.
+   */
+  drainSpreadMs: number;
+  /**
+   * `DRAIN_GRACE_MS`: how long a draining edge keeps a viewer's session after sending it the
+   * WHEP `reconnect` event, for its player to set up the new one first. Default 5000.
+   */
+  drainGraceMs: number;
 }
 
 export interface StoreConfig {
@@ -486,6 +496,8 @@ function clusterConfig(
     maxDepth: int(env, 'CASCADE_MAX_DEPTH', 3, 1, 10),
     ticketTtlMs: int(env, 'TICKET_TTL_MS', 30_000, 1000, 600_000),
     drainTimeoutMs: int(env, 'DRAIN_TIMEOUT_MS', 60_000, 0, 3_600_000),
+    drainSpreadMs: int(env, 'DRAIN_SPREAD_MS', 10_000, 0, 3_600_000),
+    drainGraceMs: int(env, 'DRAIN_GRACE_MS', 5_000, 0, 600_000),
   };
 }
 

@@ -69,6 +69,8 @@ export class Platform {
   readonly #media: MediaParts | undefined;
   #server: ServerType | undefined;
   #closed = false;
+  #draining: Promise<void> | undefined;
+  readonly #drained: { promise: Promise<void>; resolve: () => void };
 
   private constructor(parts: {
     config: Config;
@@ -91,6 +93,9 @@ export class Platform {
     this.client = parts.client;
     this.streams = parts.streams;
     this.#media = media;
+    let resolveDrained = () => {};
+    const drained = new Promise<void>((resolve) => (resolveDrained = resolve));
+    this.#drained = { promise: drained, resolve: resolveDrained };
     const { bus } = cluster;
     const ingest = media?.ingest;
     this.node = new ClusterNode({
@@ -303,6 +308,7 @@ export class Platform {
               lastSeenMs: Math.max(0, now - n.lastSeen),
             }));
           },
+          drainNode: (id) => this.#drainNode(id),
         }),
       );
     }
@@ -383,8 +389,32 @@ export class Platform {
       pipes: media.pipes,
       mediaStatus: (id) => media.ingest?.mediaStatus(id),
       dump: () => media.pool.dump(),
+      drain: () => {
+        void this.drain();
+        return { id: this.config.cluster.nodeId, state: 'draining' };
+      },
       maxJsonBytes: this.config.http.maxJsonBytes,
     });
+  }
+
+  /**
+   * `POST /api/nodes/:id/drain`: this node drains itself; another is told through its internal
+   * API. Undefined for a node the registry does not know.
+   */
+  async #drainNode(id: string): Promise<{ id: string; state: 'draining' } | undefined> {
+    if (id === this.config.cluster.nodeId) {
+      void this.drain();
+      return { id, state: 'draining' };
+    }
+    const node = await this.cluster.nodes.get(id);
+    if (!node) return undefined;
+    try {
+      return await this.client.call(node.internalUrl, 'POST', '/internal/drain');
+    } catch (error) {
+      // Gone between the lookup and the call.
+      if (error instanceof InternalCallError && error.status === 404) return undefined;
+      throw error;
+    }
   }
 
   #frontDoorRoutes(whip: boolean, whep: boolean): Hono {
@@ -423,18 +453,40 @@ export class Platform {
   }
 
   /**
-   * SIGTERM in a cluster: take nothing new (the registry says `draining`, so the front door
-   * sends nobody here), then close once every session has ended or after `timeoutMs`.
+   * SIGTERM in a cluster, or `POST /api/nodes/:id/drain`: take nothing new (the registry says
+   * `draining` at once, so the front door sends nobody here), move the edge's viewers to other
+   * edges over `DRAIN_SPREAD_MS` (Edge.drain: the WHEP `reconnect` event, else a close), then
+   * close once every session has ended or after `timeoutMs`. Publishers can't be moved: an
+   * ingest waits for them. Pipes this node feeds to other nodes stay until the end (they
+   * count as sessions); see docs/operations.md, Drain. Idempotent: one drain per process.
    */
-  async drain(timeoutMs: number): Promise<void> {
+  drain(timeoutMs = this.config.cluster.drainTimeoutMs): Promise<void> {
+    this.#draining ??= this.#drain(timeoutMs).finally(() => this.#drained.resolve());
+    return this.#draining;
+  }
+
+  /** Resolves once a drain has closed the platform (main.ts exits then). */
+  whenDrained(): Promise<void> {
+    return this.#drained.promise;
+  }
+
+  async #drain(timeoutMs: number): Promise<void> {
+    const started = Date.now();
+    log.info({ sessions: this.activeSessions }, 'draining');
     await this.node.drain().catch(() => undefined);
-    this.#media?.edge?.drain();
+    const { publicUrl } = this.config.http;
+    this.#media?.edge?.drain({
+      spreadMs: this.config.cluster.drainSpreadMs,
+      graceMs: this.config.cluster.drainGraceMs,
+      reconnectUrl: (streamId) => `${publicUrl}/whep/${encodeURIComponent(streamId)}`,
+    });
     this.#media?.ingest?.drain();
-    const deadline = Date.now() + timeoutMs;
-    while (this.activeSessions > 0 && Date.now() < deadline) {
+    const deadline = started + timeoutMs;
+    // At least one pause, so the answer to the request that asked for the drain goes out.
+    do {
       await new Promise((resolve) => setTimeout(resolve, 250));
-    }
-    log.info({ remaining: this.activeSessions }, 'drained');
+    } while (this.activeSessions > 0 && Date.now() < deadline);
+    log.info({ remaining: this.activeSessions, ms: Date.now() - started }, 'drained');
     await this.close();
   }
 
@@ -598,6 +650,12 @@ async function createMedia(parts: {
         media: config.media,
         session: config.session,
         edge: config.edge,
+        // The viewercount event: this edge's viewers, plus the other nodes' (last heartbeat).
+        audience: async (streamId, local) =>
+          local +
+          (await cluster.streams.copies(streamId))
+            .filter((copy) => copy.node !== config.cluster.nodeId)
+            .reduce((sum, copy) => sum + copy.viewers, 0),
       });
       routes.push(edgeModule.createWhepRoutes({ edge, ...rtc }));
     }

@@ -11,6 +11,8 @@
  * - `GET /internal/streams/:id/media` -> StreamMediaView (404 if not live here)
  * - `GET /internal/dump` -> `{workers: [{pid, routerIds}]}`, mediasoup's own dump of this
  *   node's workers (what tests and operators check for leaks)
+ * - `POST /internal/drain` -> 202 `{id, state: "draining"}`: the node drains (what
+ *   `POST /api/nodes/:id/drain` on the control node asks for)
  */
 import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
@@ -52,6 +54,8 @@ export interface InternalRoutesOptions {
   pipes: PipeServer;
   mediaStatus?: (streamId: string) => StreamMediaView | undefined;
   dump?: () => Promise<{ pid: number; routerIds: string[] }[]>;
+  /** Starts this node's drain (Platform.drain). */
+  drain?: () => { id: string; state: 'draining' };
   maxJsonBytes: number;
   /** Heartbeat period of the events channel. Default 2000 ms. */
   pingMs?: number;
@@ -116,6 +120,10 @@ export function createInternalRoutes(options: InternalRoutesOptions): Hono {
     return c.json(status);
   });
   app.get('/internal/dump', async (c) => c.json({ workers: (await options.dump?.()) ?? [] }));
+  app.post('/internal/drain', (c) => {
+    if (!options.drain) throw new NotFoundError('this node cannot drain');
+    return c.json(options.drain(), 202);
+  });
   app.all('/internal/*', () => {
     throw new NotFoundError('no such internal endpoint');
   });

@@ -1,7 +1,8 @@
 /**
  * `npm start`: every role in one process on embedded defaults, or the roles `ROLES` names
  * (a cluster node). Ready when GET /healthz answers 200. SIGINT stops at once; SIGTERM on a
- * cluster node drains first (no new sessions, exit when empty or after `DRAIN_TIMEOUT_MS`).
+ * cluster node drains first (no new sessions, its viewers moved to other edges, exit when
+ * empty or after `DRAIN_TIMEOUT_MS`); so does `POST /api/nodes/:id/drain` for this node.
  */
 import { ConfigError, createLogger, loadConfig } from '@wisp/core';
 import { Platform } from './Platform.ts';
@@ -19,6 +20,8 @@ async function main(): Promise<void> {
     });
   }
   const { port } = await platform.listen();
+  // A drain asked for over the API ends the process like one started by SIGTERM.
+  void platform.whenDrained().then(() => process.exit(0));
   if (config.cluster.split) {
     // A cluster node: one line for logs and scripts, no quick-start banner.
     log.info(

@@ -24,6 +24,8 @@ export interface ControlRoutesOptions {
   maxJsonBytes: number;
   /** The cluster's nodes for `GET /api/nodes` (the node registry). */
   nodes?: () => Promise<NodeView[]>;
+  /** `POST /api/nodes/:id/drain`: starts that node's drain; undefined for an unknown node. */
+  drainNode?: (id: string) => Promise<{ id: string; state: 'draining' } | undefined>;
 }
 
 export function createControlRoutes(options: ControlRoutesOptions): Hono {
@@ -41,6 +43,12 @@ export function createControlRoutes(options: ControlRoutesOptions): Hono {
   });
 
   app.get('/nodes', ...guard, async (c) => c.json({ nodes: (await options.nodes?.()) ?? [] }));
+
+  app.post('/nodes/:id/drain', ...guard, async (c) => {
+    const drained = await options.drainNode?.(c.req.param('id'));
+    if (!drained) throw new NotFoundError('no such node');
+    return c.json(drained, 202);
+  });
 
   app.get('/streams', ...guard, async (c) => c.json({ streams: await service.list() }));
 

@@ -363,6 +363,8 @@ describe('loadConfig: cluster and roles', () => {
       maxDepth: 3,
       ticketTtlMs: 30_000,
       drainTimeoutMs: 60_000,
+      drainSpreadMs: 10_000,
+      drainGraceMs: 5_000,
     });
     expect(cluster.nodeId).toMatch(/-9000$/);
     expect(cluster.secret).toMatch(/^[A-Za-z0-9_-]{32}$/);
@@ -385,6 +387,8 @@ describe('loadConfig: cluster and roles', () => {
       CASCADE_MAX_DEPTH: '2',
       TICKET_TTL_MS: '5000',
       DRAIN_TIMEOUT_MS: '0',
+      DRAIN_SPREAD_MS: '2500',
+      DRAIN_GRACE_MS: '1000',
     });
     expect(cluster).toEqual({
       roles: ['ingest', 'edge'],
@@ -402,6 +406,8 @@ describe('loadConfig: cluster and roles', () => {
       maxDepth: 2,
       ticketTtlMs: 5000,
       drainTimeoutMs: 0,
+      drainSpreadMs: 2500,
+      drainGraceMs: 1000,
     });
   });
 

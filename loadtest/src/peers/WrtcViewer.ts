@@ -23,6 +23,11 @@ import {
 export interface WrtcViewerOptions {
   /** The WHEP endpoint. Required unless `signal` is given. */
   whepUrl?: string;
+  /**
+   * Where the first session is POSTed instead of `whepUrl` (e.g. one chosen edge); later
+   * sessions of `follow` go to `whepUrl`.
+   */
+  startUrl?: string;
   /** Sent as `Authorization: Bearer` on POST and DELETE if set. */
   token?: string;
   /** Replaces the HTTP exchange (in-process tests). No DELETE is sent then. */
@@ -143,7 +148,7 @@ export class WrtcViewer {
   static async start(options: WrtcViewerOptions): Promise<WrtcViewer> {
     const viewer = new WrtcViewer(options);
     try {
-      await viewer.#negotiate(viewer.#leg, options.whepUrl);
+      await viewer.#negotiate(viewer.#leg, options.startUrl ?? options.whepUrl);
     } catch (error) {
       // After a 201 whose answer could not be applied, the server holds a session: DELETE it.
       await viewer.#teardown(true).catch(() => undefined);
@@ -475,7 +480,9 @@ export class WrtcViewer {
         });
         this.#moving = false;
         this.#watch();
-        await this.#closeLeg(from, true);
+        // After a reconnect event the old session is still there: DELETE it. One the server
+        // ended needs none (and its node may be gone).
+        await this.#closeLeg(from, kind === 'reconnect');
         return;
       } catch (error) {
         this.#next = undefined;
