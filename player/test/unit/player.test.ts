@@ -53,6 +53,22 @@ class FakeSource extends Emitter<SourceEvents> implements PlaybackSource {
   lose(error = new PlaybackError('stalled', 'stalled')) {
     this.emit('lost', { error });
   }
+  /** What the server's WHEP events would make a WhepSource emit. */
+  serverEvent(event: Partial<Pick<SourceEvents, 'reconnect' | 'viewercount'>>) {
+    if (event.reconnect) this.emit('reconnect', event.reconnect);
+    if (event.viewercount) this.emit('viewercount', event.viewercount);
+  }
+  /** Make-before-break: resolves (or fails) when the test says so. */
+  prepared: { resolve: () => void; reject: (error: Error) => void } | undefined;
+  attachedTo: unknown;
+  prepare(): Promise<void> {
+    if (this.outcome !== 'ok') return Promise.reject(this.outcome);
+    return new Promise((resolve, reject) => (this.prepared = { resolve, reject }));
+  }
+  attach(media: { srcObject: unknown }) {
+    this.attachedTo = media;
+    media.srcObject = this;
+  }
 }
 
 const recording = (id: string, status: Recording['status']): Recording => ({
@@ -303,5 +319,87 @@ describe('Player', () => {
     expect(h.player.state).toBe('stopped');
     expect(h.player.media).toBeUndefined();
     expect(() => h.player.start()).toThrow(PlaybackError);
+  });
+
+  describe('make-before-break on the WHEP reconnect event', () => {
+    async function playing() {
+      const h = setup();
+      h.player.start();
+      await until(() => h.player.state === 'playing', 'playing');
+      return h;
+    }
+
+    it('switches the media to a session made through the event URL, then ends the old one', async () => {
+      const h = await playing();
+      const [old] = h.sources;
+      old.serverEvent({ reconnect: { url: 'https://live.example/whep/s1?moved' } });
+      await until(() => h.sources.length === 2, 'a second source');
+      const next = h.sources[1];
+      expect(next.spec).toEqual({ kind: 'webrtc', whepUrl: 'https://live.example/whep/s1?moved' });
+      // Until the new one has a picture, the old one plays on, untouched.
+      await until(() => next.prepared !== undefined, 'prepare');
+      expect(old.destroyed).toBeUndefined();
+      expect(h.player.media!.srcObject).toBe(null);
+      next.prepared!.resolve();
+      await until(() => old.destroyed !== undefined, 'the old source ended');
+      expect(h.player.media!.srcObject).toBe(next);
+      expect(h.player.source).toBe(next);
+      // No reconnect, no error: the viewer saw nothing but a new session.
+      expect(h.states).toEqual(['connecting', 'playing']);
+      expect(h.events).toEqual(['mode live', 'live']);
+      expect(h.policy).toEqual([]);
+      // The new one is listened to: its reconnect moves again.
+      next.serverEvent({ reconnect: { url: undefined } });
+      await until(() => h.sources.length === 3, 'a third source');
+      expect(h.sources[2].spec).toMatchObject({ whepUrl: 'https://live.example/whep/s1' });
+    });
+
+    it('keeps the old session when the new one fails, and reconnects as usual once it ends', async () => {
+      const h = await playing();
+      const [old] = h.sources;
+      h.live.push(new PlaybackError('connection-lost', 'no picture'));
+      old.serverEvent({ reconnect: { url: 'https://live.example/whep/s1' } });
+      await until(() => h.sources.length === 2, 'a second source');
+      await until(() => h.sources[1].destroyed !== undefined, 'the failed one ended');
+      expect(old.destroyed).toBeUndefined();
+      expect(h.player.source).toBe(old);
+      old.lose();
+      await until(() => h.sources.length === 3 && h.player.state === 'playing', 'a new session');
+      expect(h.states).toEqual(['connecting', 'playing', 'reconnecting', 'playing']);
+    });
+
+    it('the old session may close first: the move still wins, with no reconnect', async () => {
+      const h = await playing();
+      const [old] = h.sources;
+      old.serverEvent({ reconnect: { url: 'https://live.example/whep/s1' } });
+      await until(() => h.sources[1]?.prepared !== undefined, 'prepare');
+      old.lose(new PlaybackError('connection-lost', 'closed by the draining edge'));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(h.player.state).toBe('playing');
+      h.sources[1].prepared!.resolve();
+      await until(() => h.player.source === h.sources[1], 'switched');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(h.sources).toHaveLength(2);
+      expect(h.policy).toEqual([]);
+    });
+
+    it('gives the move up when the player stops meanwhile', async () => {
+      const h = await playing();
+      h.sources[0].serverEvent({ reconnect: { url: 'https://live.example/whep/s1' } });
+      await until(() => h.sources[1]?.prepared !== undefined, 'prepare');
+      await h.player.stop();
+      h.sources[1].prepared!.resolve();
+      await until(() => h.sources[1].destroyed !== undefined, 'the new one ended');
+      expect(h.player.source).toBeUndefined();
+    });
+
+    it('shows the viewercount events as the status viewers', async () => {
+      const h = await playing();
+      const statuses: PublicStreamStatus[] = [];
+      h.player.on('status', (status) => statuses.push(status));
+      await until(() => h.player.status !== undefined, 'a status');
+      h.sources[0].serverEvent({ viewercount: { viewers: 42 } });
+      expect(statuses.at(-1)).toMatchObject({ name: 'Show', viewers: 42 });
+    });
   });
 });

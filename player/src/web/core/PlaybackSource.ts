@@ -20,6 +20,10 @@ export interface SourceEvents extends Record<string, unknown> {
   qualities: { qualities: Quality[]; selected: string };
   /** Playback reached the end (recordings only). */
   ended: Record<string, never>;
+  /** The server asks for a new session there (WHEP `reconnect`: the edge is draining). */
+  reconnect: { url: string | undefined };
+  /** The server's viewer count (WHEP `viewercount`). */
+  viewercount: { viewers: number };
 }
 
 export interface PlaybackSource {
@@ -30,6 +34,12 @@ export interface PlaybackSource {
    * the Player calls `play()`. Rejects with the cause (a `SignalingError` for WHEP answers).
    */
   load(media: HTMLMediaElement, signal: AbortSignal): Promise<void>;
+  /**
+   * Make-before-break (live sources): connects without touching the media element and
+   * resolves once there is a picture to show; `attach` then puts it on the element.
+   */
+  prepare?(signal: AbortSignal): Promise<void>;
+  attach?(media: HTMLMediaElement): void;
   stats(): Promise<PlayerStats>;
   /** Selects a quality by id (`auto` = the source decides). */
   setQuality(id: string): Promise<void>;

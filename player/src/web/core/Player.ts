@@ -84,6 +84,8 @@ export class Player extends Emitter<PlayerEvents> {
   /** The recording that was `recording` while we watched live: the one to replay after. */
   #liveRecordingId: string | undefined;
   #destroyed = false;
+  /** A make-before-break move in progress (#moveTo): true once it switched. */
+  #moving: Promise<boolean> | undefined;
   #error: Error | undefined;
   readonly #mediaListeners: [string, () => void][] = [
     ['playing', () => this.#onMediaPlaying()],
@@ -402,7 +404,20 @@ export class Player extends Emitter<PlayerEvents> {
     this.#qualities = [];
     source.on('lost', ({ error }) => {
       if (generation !== this.#generation) return;
-      void this.#teardown().then(() => this.#retry(error));
+      // Lost while moving to another edge (the old session closed first): the move decides.
+      const moving = this.#moving ?? Promise.resolve(false);
+      void moving.then((moved) => {
+        if (moved || generation !== this.#generation) return;
+        void this.#teardown().then(() => this.#retry(error));
+      });
+    });
+    source.on('reconnect', ({ url }) => {
+      if (generation === this.#generation) this.#moveTo(url ?? this.#options.whepUrl, generation);
+    });
+    source.on('viewercount', ({ viewers }) => {
+      if (generation !== this.#generation || !this.#status) return;
+      this.#status = { ...this.#status, viewers };
+      this.emit('status', this.#status);
     });
     source.on('qualities', ({ qualities }) => {
       if (generation !== this.#generation) return;
@@ -410,6 +425,46 @@ export class Player extends Emitter<PlayerEvents> {
       if (!qualities.some((q) => q.id === this.#quality)) this.#quality = 'auto';
       this.emit('qualities', { qualities, selected: this.#quality });
     });
+  }
+
+  /**
+   * The edge is draining (WHEP `reconnect`): make-before-break. A new session is made through
+   * `url` (the front door, which picks another edge) while the old one keeps playing; once
+   * the new one has decoded a frame the media element switches to it and the old session is
+   * DELETEd, so the picture never goes black. If the new one fails, the old plays on until it
+   * ends, and then the usual reconnect applies.
+   */
+  #moveTo(url: string, generation: number): void {
+    const old = this.#source;
+    const signal = this.#abort?.signal;
+    if (this.#moving || !old || !signal || this.#mode !== 'live') return;
+    const next = this.#createSource({
+      kind: 'webrtc',
+      whepUrl: url,
+      ...(this.#options.token ? { token: this.#options.token } : {}),
+    });
+    this.#moving = (async () => {
+      try {
+        if (!next.prepare || !next.attach) throw new Error('this source cannot move');
+        await next.prepare(signal);
+      } catch (error) {
+        warn('could not move to another edge', error);
+        await next.destroy();
+        return false;
+      }
+      if (generation !== this.#generation || !this.#media) {
+        await next.destroy();
+        return false;
+      }
+      this.#adopt(next, generation);
+      next.attach(this.#media);
+      if (this.#quality !== 'auto') {
+        next.setQuality(this.#quality).catch((error: unknown) => warn('quality', error));
+      }
+      void this.#play(true);
+      await old.destroy();
+      return true;
+    })().finally(() => (this.#moving = undefined));
   }
 
   /** Ends what plays and starts a new generation; resolves once the old source is gone. */

@@ -2,8 +2,8 @@
  * A WHEP viewer session (draft-ietf-wish-whep): one recvonly PeerConnection with an audio and a
  * video transceiver, negotiated with one POST (redirects followed by `postOffer`), candidates
  * gathered after the offer trickled with PATCH + `If-Match` ETag, an ICE restart PATCH when
- * the network changes, simulcast layer selection when the server links a layer URL, and a
- * DELETE of the session URL at the end.
+ * the network changes, simulcast layer selection when the server links a layer URL, the
+ * server-sent events extension when it links one, and a DELETE of the session URL at the end.
  */
 import { warn } from './log.ts';
 import {
@@ -17,7 +17,9 @@ import {
   useSessionIceServers,
   waitForIceGathering,
 } from './signaling.ts';
+import type { ParsedLink } from './signaling.ts';
 import { applyIceRestartAnswer, iceRestartFragment, trickleFragment } from './sdpFragment.ts';
+import { EVENTS_REL, subscribeEvents } from './whepEvents.ts';
 
 /** WHEP layer extension (wish-wg webrtc-http-egress-events): select simulcast layers. */
 export const LAYER_REL = 'urn:ietf:params:whep:ext:core:layer';
@@ -57,7 +59,11 @@ export class WhepClient {
   readonly resourceUrl: string;
   /** The layer-selection URL the server linked, if any. */
   readonly layerUrl: string | undefined;
+  /** The server-sent events extension's URL and the events it offers, if linked. */
+  readonly eventsUrl: string | undefined;
+  readonly events: string[];
   readonly #token: string | undefined;
+  readonly #abort = new AbortController();
   readonly #gatheringTimeoutMs: number;
   #etag: string | undefined;
   #closed = false;
@@ -72,6 +78,7 @@ export class WhepClient {
     resourceUrl: string;
     etag: string | undefined;
     layerUrl: string | undefined;
+    eventsLink: ParsedLink | undefined;
     token: string | undefined;
     gatheringTimeoutMs: number;
   }) {
@@ -80,6 +87,8 @@ export class WhepClient {
     this.resourceUrl = parts.resourceUrl;
     this.#etag = parts.etag;
     this.layerUrl = parts.layerUrl;
+    this.eventsUrl = parts.eventsLink?.uri;
+    this.events = (parts.eventsLink?.params.get('events') ?? '').split(',').map((e) => e.trim());
     this.#token = parts.token;
     this.#gatheringTimeoutMs = parts.gatheringTimeoutMs;
   }
@@ -139,6 +148,7 @@ export class WhepClient {
         resourceUrl,
         etag: result.etag,
         layerUrl: findLink(result.links, LAYER_REL),
+        eventsLink: result.links.find((link) => link.rel.includes(EVENTS_REL)),
         token: options.token,
         gatheringTimeoutMs,
       });
@@ -267,6 +277,20 @@ export class WhepClient {
     }
   }
 
+  /**
+   * Subscribes to those of `wanted` the server offers (WHEP events extension); the stream is
+   * read until the session closes. False when the server offers none of them.
+   */
+  async subscribe(
+    wanted: string[],
+    onEvent: (event: string, data: Record<string, unknown>) => void,
+  ): Promise<boolean> {
+    const events = wanted.filter((event) => this.events.includes(event));
+    if (!this.eventsUrl || events.length === 0 || this.#closed) return false;
+    await subscribeEvents(this.eventsUrl, events, onEvent, this.#abort.signal);
+    return true;
+  }
+
   #auth(): Record<string, string> {
     return this.#token ? { Authorization: `Bearer ${this.#token}` } : {};
   }
@@ -278,6 +302,7 @@ export class WhepClient {
   async close(options: { keepalive?: boolean } = {}): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#abort.abort();
     clearTimeout(this.#trickleTimer);
     // DELETE before closing the PeerConnection: closing first sends a DTLS close_notify, the
     // server ends the session on it, and the DELETE that follows would find nothing (404).

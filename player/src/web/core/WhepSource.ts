@@ -48,6 +48,15 @@ export class WhepSource extends Emitter<SourceEvents> implements PlaybackSource 
   }
 
   async load(media: HTMLMediaElement, signal: AbortSignal): Promise<void> {
+    await this.prepare(signal, false);
+    this.attach(media);
+  }
+
+  /**
+   * Connects and watches the session without the media element; with `firstFrame`, resolves
+   * only once video has decoded a frame (so attaching it shows a picture at once).
+   */
+  async prepare(signal: AbortSignal, firstFrame = true): Promise<void> {
     const client = await WhepClient.connect({
       endpoint: this.#options.whepUrl,
       ...(this.#options.token ? { token: this.#options.token } : {}),
@@ -65,8 +74,43 @@ export class WhepSource extends Emitter<SourceEvents> implements PlaybackSource 
     globalThis.addEventListener?.('online', this.#onNetworkChange);
     connection()?.addEventListener?.('change', this.#onNetworkChange);
     this.#watchdog = setInterval(() => void this.#sample(), SAMPLE_MS);
-    media.srcObject = client.stream;
+    client
+      .subscribe(['reconnect', 'viewercount'], (event, data) => {
+        if (this.#destroyed) return;
+        if (event === 'reconnect') {
+          this.emit('reconnect', { url: typeof data.url === 'string' ? data.url : undefined });
+        } else if (event === 'viewercount' && typeof data.viewercount === 'number') {
+          this.emit('viewercount', { viewers: data.viewercount });
+        }
+      })
+      .catch((error: unknown) => warn('no WHEP events', error));
+    if (!firstFrame) return;
+    const deadline = performance.now() + this.#options.timings.firstMediaTimeoutMs;
+    while (!(await this.#decodedFrames())) {
+      if (this.#lost || this.#destroyed || performance.now() > deadline) {
+        throw new PlaybackError('connection-lost', 'the new session showed no picture');
+      }
+      signal.throwIfAborted();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  attach(media: HTMLMediaElement): void {
+    if (!this.#client) return;
+    media.srcObject = this.#client.stream;
     void this.#loadLayers();
+  }
+
+  /** Whether the video decoder has produced a frame yet. */
+  async #decodedFrames(): Promise<boolean> {
+    let decoded = false;
+    (await this.#client?.pc.getStats())?.forEach(
+      (s: { type?: string; kind?: string; framesDecoded?: number }) => {
+        if (s.type === 'inbound-rtp' && s.kind === 'video' && (s.framesDecoded ?? 0) > 0)
+          decoded = true;
+      },
+    );
+    return decoded;
   }
 
   async #loadLayers(): Promise<void> {
