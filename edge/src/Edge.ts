@@ -61,6 +61,8 @@ export class Edge {
   readonly #countTimers = new Map<string, NodeJS.Timeout>();
   #countRefresh: NodeJS.Timeout | undefined;
   readonly #drainTimers = new Set<NodeJS.Timeout>();
+  /** Streams handed over (their parent drains): viewers are being moved off them. */
+  readonly #retired = new Map<EdgeStream, DrainPlan>();
   #closed = false;
   #draining = false;
 
@@ -108,6 +110,9 @@ export class Edge {
         throw error;
       }
       reservation.attach(session);
+      // Joined the stream while it was being handed over: moved along with the others.
+      const handOver = this.#retired.get(stream);
+      if (handOver) this.#later(0, () => this.#move(session, handOver));
       this.#sessions.set(session.id, session);
       session.once('closed', ({ reason }) => {
         this.#sessions.delete(session.id);
@@ -186,8 +191,12 @@ export class Edge {
   }
 
   viewerCount(streamId?: string): number {
-    if (streamId !== undefined) return this.#streams.get(streamId)?.viewerCount ?? 0;
-    return this.#sessions.size;
+    if (streamId === undefined) return this.#sessions.size;
+    let count = this.#streams.get(streamId)?.viewerCount ?? 0;
+    for (const stream of this.#retired.keys()) {
+      if (stream.streamId === streamId) count += stream.viewerCount;
+    }
+    return count;
   }
 
   /** What the viewers receive right now, summed over their transports (kbit/s). */
@@ -267,18 +276,37 @@ export class Edge {
     if (this.#draining) return;
     this.#draining = true;
     if (!plan) return;
+    this.#log.info({ viewers: this.#sessions.size }, 'draining: moving viewers to other edges');
+    this.#moveAll([...this.#sessions.values()], plan);
+  }
+
+  /**
+   * The node this edge pulls `streamId` from drains (RemoteSource `parentDraining`): the
+   * stream's next viewer gets a new EdgeStream, on a new pull from another parent, and the
+   * viewers of the old one are moved as in a drain. They come back through the front door,
+   * most likely to this edge (it carries the stream) and its new pull. The old EdgeStream,
+   * and with it the old pipe, goes once the last of them has left.
+   */
+  handOver(streamId: string, plan: DrainPlan): void {
+    const stream = this.#streams.get(streamId);
+    if (!stream || this.#closed) return;
+    this.#streams.delete(streamId);
+    this.#retired.set(stream, plan);
+    stream.once('closed', () => this.#retired.delete(stream));
+    const sessions = [...this.#sessions.values()].filter((s) => s.streamId === streamId);
+    this.#log.info({ streamId, viewers: sessions.length }, 'parent draining: moving viewers');
+    this.#moveAll(sessions, plan);
+  }
+
+  /** Moves `sessions` one by one over the plan's spread, in a random order. */
+  #moveAll(sessions: WhepSession[], plan: DrainPlan): void {
     const random = plan.random ?? Math.random;
-    const sessions = [...this.#sessions.values()];
     // Fisher-Yates: the order viewers are moved in.
     for (let i = sessions.length - 1; i > 0; i--) {
       const j = Math.floor(random() * (i + 1));
       [sessions[i], sessions[j]] = [sessions[j], sessions[i]];
     }
     const slot = sessions.length > 0 ? plan.spreadMs / sessions.length : 0;
-    this.#log.info(
-      { viewers: sessions.length, spreadMs: plan.spreadMs, graceMs: plan.graceMs },
-      'draining: moving viewers',
-    );
     sessions.forEach((session, i) => {
       this.#later(Math.round(slot * (i + random())), () => this.#move(session, plan));
     });
@@ -315,6 +343,8 @@ export class Edge {
     for (const timer of this.#countTimers.values()) clearTimeout(timer);
     this.#countTimers.clear();
     clearInterval(this.#countRefresh);
-    for (const stream of [...this.#streams.values()]) stream.close('shutdown');
+    for (const stream of [...this.#streams.values(), ...this.#retired.keys()]) {
+      stream.close('shutdown');
+    }
   }
 }

@@ -9,6 +9,11 @@
  * The pulled stream closes, and tells its holders, when the source ends the pipe or its
  * events channel breaks: a killed source process resets the connection at once, a
  * vanished host shows as no heartbeat for `eventsTimeoutMs`.
+ *
+ * A parent that drains says `draining` on the channel: the pulled stream retires. It keeps
+ * flowing for the holders it has, but the next `acquire` pulls the stream anew (from another
+ * parent: the locator skips draining nodes), `parentDraining` tells the edge to move its
+ * viewers over, and the old pipe is released as soon as its last holder lets go.
  */
 import { InternalCallError, TypedEmitter, createLogger, type InternalClient } from '@wisp/core';
 import {
@@ -54,6 +59,8 @@ export interface RemoteSourceOptions {
 export interface RemoteSourceEvents extends Record<string, unknown> {
   pulled: { streamId: string; parent: string; hops: number };
   dropped: { streamId: string; parent: string; reason: string };
+  /** The parent of a pulled stream drains: move its holders to a new `acquire`. */
+  parentDraining: { streamId: string; parent: string };
 }
 
 /** One stream pulled into this process. */
@@ -67,6 +74,8 @@ class PulledStream implements LiveStream {
   readonly hops: number;
   holders = 0;
   linger: NodeJS.Timeout | undefined;
+  /** Its parent drains: no new holders; dropped once the last one leaves. */
+  retiring = false;
   readonly #listeners = new Set<() => void>();
   readonly #abort = new AbortController();
   #closed = false;
@@ -120,6 +129,8 @@ export class RemoteSource extends TypedEmitter<RemoteSourceEvents> implements St
   readonly #options: RemoteSourceOptions;
   readonly #streams = new Map<string, PulledStream>();
   readonly #pending = new Map<string, Promise<PulledStream | undefined>>();
+  /** Pulls whose parent drains, still held by viewers being moved off them. */
+  readonly #retired = new Set<PulledStream>();
   readonly #log = createLogger('RemoteSource');
   #closed = false;
 
@@ -145,6 +156,7 @@ export class RemoteSource extends TypedEmitter<RemoteSourceEvents> implements St
 
   /** The streams pulled into this process, for the stream registry. */
   pulled(): { streamId: string; parent: string; hops: number; holders: number }[] {
+    // A retiring copy is not listed: the stream registry shows the pull that replaces it.
     return [...this.#streams.values()]
       .filter((p) => !p.closed)
       .map((p) => ({
@@ -168,7 +180,8 @@ export class RemoteSource extends TypedEmitter<RemoteSourceEvents> implements St
       onRelease: () => {
         pulled.holders--;
         if (pulled.holders > 0 || pulled.closed) return;
-        pulled.linger = setTimeout(() => this.#drop(pulled, 'unused'), this.#options.lingerMs);
+        if (pulled.retiring) this.#drop(pulled, 'parent draining, nobody left on it');
+        else pulled.linger = setTimeout(() => this.#drop(pulled, 'unused'), this.#options.lingerMs);
       },
     });
   }
@@ -338,7 +351,9 @@ export class RemoteSource extends TypedEmitter<RemoteSourceEvents> implements St
         const { done, value } = await reader.read();
         if (done) break;
         arm();
-        if (/^event: closed$/m.test(decoder.decode(value, { stream: true }))) {
+        const text = decoder.decode(value, { stream: true });
+        if (/^event: draining$/m.test(text)) this.#retire(pulled);
+        if (/^event: closed$/m.test(text)) {
           reason = 'stream offline at the source';
           break;
         }
@@ -349,6 +364,24 @@ export class RemoteSource extends TypedEmitter<RemoteSourceEvents> implements St
       clearTimeout(quiet);
     }
     this.#drop(pulled, reason, false);
+  }
+
+  /** The parent drains: new holders get a new pull; the holders of this one are told. */
+  #retire(pulled: PulledStream): void {
+    if (pulled.retiring || pulled.closed) return;
+    pulled.retiring = true;
+    if (this.#streams.get(pulled.streamId) === pulled) this.#streams.delete(pulled.streamId);
+    this.#retired.add(pulled);
+    pulled.onClosed(() => this.#retired.delete(pulled));
+    this.#log.info(
+      { streamId: pulled.streamId, parent: pulled.parent.node, holders: pulled.holders },
+      'parent draining: the stream will be pulled from another node',
+    );
+    if (pulled.holders === 0) {
+      this.#drop(pulled, 'parent draining');
+      return;
+    }
+    this.emit('parentDraining', { streamId: pulled.streamId, parent: pulled.parent.node });
   }
 
   #drop(pulled: PulledStream, reason: string, notifyParent = true): void {
@@ -363,13 +396,17 @@ export class RemoteSource extends TypedEmitter<RemoteSourceEvents> implements St
       { streamId: pulled.streamId, parent: pulled.parent.node, reason },
       'stream dropped',
     );
+    // A retired copy that a new pull replaced: the registry entry is the new one's.
+    if (pulled.retiring && this.#streams.has(pulled.streamId)) return;
     this.emit('dropped', { streamId: pulled.streamId, parent: pulled.parent.node, reason });
   }
 
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    for (const pulled of [...this.#streams.values()]) this.#drop(pulled, 'shutdown');
+    for (const pulled of [...this.#streams.values(), ...this.#retired]) {
+      this.#drop(pulled, 'shutdown');
+    }
     this.removeAllListeners();
   }
 }

@@ -29,7 +29,7 @@ import {
 import type { PipeServer, StreamSource, WorkerPool } from '@wisp/core/rtc';
 import { StreamService, createControlRoutes } from '@wisp/control';
 import type { Ingest } from '@wisp/ingest';
-import type { Edge, RemoteSource } from '@wisp/edge';
+import type { DrainPlan, Edge, RemoteSource } from '@wisp/edge';
 import { createPlayerRoutes, type PublicStreamStatus } from '@wisp/player';
 import { FrontDoor, createFrontDoorRoutes } from '@wisp/egress';
 import {
@@ -70,6 +70,8 @@ export class Platform {
   #server: ServerType | undefined;
   #closed = false;
   #draining: Promise<void> | undefined;
+  /** Aborted when the drain starts: tells the nodes this one feeds (pipe events `draining`). */
+  readonly #drainSignal = new AbortController();
   readonly #drained: { promise: Promise<void>; resolve: () => void };
 
   private constructor(parts: {
@@ -129,6 +131,10 @@ export class Platform {
     );
     media?.remote?.on('dropped', ({ streamId }) =>
       this.node.copyChanged({ streamId, dropped: true }),
+    );
+    // The node a pulled stream comes from drains: its viewers here move to a new pull.
+    media?.remote?.on('parentDraining', ({ streamId }) =>
+      media.edge?.handOver(streamId, this.#drainPlan()),
     );
     for (const type of ['keyRotated', 'streamDeleted'] as const) {
       this.streams.on(type, ({ streamId }) => {
@@ -393,6 +399,7 @@ export class Platform {
         void this.drain();
         return { id: this.config.cluster.nodeId, state: 'draining' };
       },
+      draining: this.#drainSignal.signal,
       maxJsonBytes: this.config.http.maxJsonBytes,
     });
   }
@@ -465,6 +472,16 @@ export class Platform {
     return this.#draining;
   }
 
+  /** How an edge moves viewers away (its own drain, or a parent's: Edge.handOver). */
+  #drainPlan(): DrainPlan {
+    const { publicUrl } = this.config.http;
+    return {
+      spreadMs: this.config.cluster.drainSpreadMs,
+      graceMs: this.config.cluster.drainGraceMs,
+      reconnectUrl: (streamId) => `${publicUrl}/whep/${encodeURIComponent(streamId)}`,
+    };
+  }
+
   /** Resolves once a drain has closed the platform (main.ts exits then). */
   whenDrained(): Promise<void> {
     return this.#drained.promise;
@@ -474,13 +491,10 @@ export class Platform {
     const started = Date.now();
     log.info({ sessions: this.activeSessions }, 'draining');
     await this.node.drain().catch(() => undefined);
-    const { publicUrl } = this.config.http;
-    this.#media?.edge?.drain({
-      spreadMs: this.config.cluster.drainSpreadMs,
-      graceMs: this.config.cluster.drainGraceMs,
-      reconnectUrl: (streamId) => `${publicUrl}/whep/${encodeURIComponent(streamId)}`,
-    });
+    this.#media?.edge?.drain(this.#drainPlan());
     this.#media?.ingest?.drain();
+    // The registry says draining by now, so the nodes this one feeds find another parent.
+    this.#drainSignal.abort();
     const deadline = started + timeoutMs;
     // At least one pause, so the answer to the request that asked for the drain goes out.
     do {

@@ -5,8 +5,9 @@
  * - `POST /internal/streams/:id/pipes {node, srtp}` -> 201 PipeOffer (404 if not live here)
  * - `POST /internal/pipes/:pipeId/connect {ip, port, srtpParameters?}` -> 204; media flows
  * - `GET /internal/pipes/:pipeId/events`: an SSE channel held open by the puller for the
- *   pipe's life: a `ping` every 2 s, `closed` when the pipe ends. The pipe closes when the
- *   puller drops it (a killed edge leaks no pipe).
+ *   pipe's life: a `ping` every 2 s, `closed` when the pipe ends, `draining` when this node
+ *   drains (the puller pulls the stream from another parent and moves its viewers there). The
+ *   pipe closes when the puller drops it (a killed edge leaks no pipe).
  * - `DELETE /internal/pipes/:pipeId` -> 204
  * - `GET /internal/streams/:id/media` -> StreamMediaView (404 if not live here)
  * - `GET /internal/dump` -> `{workers: [{pid, routerIds}]}`, mediasoup's own dump of this
@@ -59,6 +60,8 @@ export interface InternalRoutesOptions {
   maxJsonBytes: number;
   /** Heartbeat period of the events channel. Default 2000 ms. */
   pingMs?: number;
+  /** Aborted when this node drains: every pipe's events channel says `draining`. */
+  draining?: AbortSignal;
 }
 
 export function createInternalRoutes(options: InternalRoutesOptions): Hono {
@@ -87,8 +90,12 @@ export function createInternalRoutes(options: InternalRoutesOptions): Hono {
         const ping = setInterval(() => {
           void stream.writeSSE({ event: 'ping', data: '' }).catch(() => undefined);
         }, options.pingMs ?? 2000);
+        const announce = () => {
+          void stream.writeSSE({ event: 'draining', data: '' }).catch(() => undefined);
+        };
         const done = () => {
           clearInterval(ping);
+          options.draining?.removeEventListener('abort', announce);
           resolve();
         };
         stream.onAbort(() => {
@@ -103,6 +110,8 @@ export function createInternalRoutes(options: InternalRoutesOptions): Hono {
             .finally(done);
         });
         void stream.writeSSE({ event: 'ping', data: '' }).catch(() => undefined);
+        if (options.draining?.aborted) announce();
+        else options.draining?.addEventListener('abort', announce, { once: true });
       });
     });
   });

@@ -254,3 +254,60 @@ describe('drain of an edge with SIGTERM', () => {
     expect(Math.max(...repostGaps)).toBeLessThan(5000);
   });
 });
+
+describe('drain of a relay that feeds an edge', () => {
+  let cluster: LocalCluster;
+  beforeAll(async () => {
+    cluster = await LocalCluster.start({ edges: 1, relays: 2, output: 'collect', env: ENV });
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  it('the edge pulls through the other relay and moves its viewers to the new pull', async () => {
+    const stream = await createStream(cluster);
+    await publish(stream);
+    const following = [
+      await viewerOn(cluster, stream, 'edge-1'),
+      await viewerOn(cluster, stream, 'edge-1'),
+      await viewerOn(cluster, stream, 'edge-1'),
+    ];
+    const plain = [
+      await viewerOn(cluster, stream, 'edge-1', { reconnect: false }),
+      await viewerOn(cluster, stream, 'edge-1', { reconnect: false }),
+    ];
+    const viewers = [...following, ...plain];
+    await Promise.all(viewers.map((v) => v.waitForFrames(10, 15_000)));
+    const parentOf = async (node: string) =>
+      (await getStream(cluster, stream.id)).distribution?.find((d) => d.node === node)?.parent;
+    await expect.poll(() => parentOf('edge-1'), { timeout: 5000 }).toMatch(/^relay-/);
+    const relay = (await parentOf('edge-1'))!;
+    const otherRelay = relay === 'relay-1' ? 'relay-2' : 'relay-1';
+    for (const v of viewers) v.resetLongestFrameGap();
+    const drainedAt = Date.now();
+    expect((await cluster.api(`/api/nodes/${relay}/drain`, { method: 'POST' })).status).toBe(202);
+
+    // Every viewer moved once, still on edge-1 (the only edge), now fed through the other relay.
+    await expect
+      .poll(() => viewers.filter((v) => v.moves.length > 0).length, { timeout: 20_000 })
+      .toBe(viewers.length);
+    for (const viewer of viewers) {
+      expect(nodeOf(cluster, viewer)).toBe('edge-1');
+      const frames = viewer.framesDecoded;
+      await expect.poll(() => viewer.framesDecoded, { timeout: 5000 }).toBeGreaterThan(frames + 5);
+    }
+    await expect.poll(() => parentOf('edge-1'), { timeout: 5000 }).toBe(otherRelay);
+    // The relay exits once the edge released the old pipe.
+    expect(await cluster.node(relay).exited).toBe(0);
+    const exitedMs = Date.now() - drainedAt;
+    const reconnectGaps = following.map((v) => v.longestFrameGapMs);
+    const repostGaps = plain.map((v) => v.moves[0].gapMs);
+    console.info(
+      `drain of ${relay}: following reconnect, longest frame gap ${summary(reconnectGaps)}; ` +
+        `closed and back, gap ${summary(repostGaps)}; relay exited after ${exitedMs} ms`,
+    );
+    expect(following.every((v) => v.moves[0].kind === 'reconnect')).toBe(true);
+    expect(Math.max(...reconnectGaps)).toBeLessThan(1000);
+    expect(Math.max(...repostGaps)).toBeLessThan(5000);
+  });
+});
