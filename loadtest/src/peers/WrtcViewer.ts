@@ -74,7 +74,10 @@ export interface ViewerMove {
   startedAt: number;
   /** From `startedAt` to the new session's first decoded frame. */
   backMs: number;
-  /** Time without a decoded frame across the move (0 when the new one was ready before the old stopped). */
+  /**
+   * The time without a decoded frame at the switch: from the last frame of the old session to
+   * the first of the new one (make-before-break: about one frame interval).
+   */
   gapMs: number;
 }
 
@@ -119,6 +122,8 @@ interface Leg {
   lastFrameAt: number | undefined;
   /** Set when the leg is being replaced or closed: its frames no longer count. */
   retired: boolean;
+  /** When it took over: the time since the viewer's previous decoded frame. */
+  switchGapMs: number | undefined;
 }
 
 export class WrtcViewer {
@@ -196,6 +201,7 @@ export class WrtcViewer {
       firstFrameAt: undefined,
       lastFrameAt: undefined,
       retired: false,
+      switchGapMs: undefined,
     };
     if (options.audio !== false) pc.addTransceiver('audio', { direction: 'recvonly' });
     if (options.video !== false) pc.addTransceiver('video', { direction: 'recvonly' });
@@ -476,7 +482,7 @@ export class WrtcViewer {
           to: next.location,
           startedAt,
           backMs: next.firstFrameAt! - startedAt,
-          gapMs: Math.max(0, next.firstFrameAt! - (from.lastFrameAt ?? startedAt)),
+          gapMs: next.switchGapMs ?? 0,
         });
         this.#moving = false;
         this.#watch();
@@ -505,9 +511,8 @@ export class WrtcViewer {
     const previous = this.#leg;
     previous.retired = true;
     this.#leg = next;
-    if (this.#lastFrameAt !== undefined) {
-      this.#longestGapMs = Math.max(this.#longestGapMs, now - this.#lastFrameAt);
-    }
+    next.switchGapMs = this.#lastFrameAt === undefined ? 0 : now - this.#lastFrameAt;
+    this.#longestGapMs = Math.max(this.#longestGapMs, next.switchGapMs);
     this.#lastFrameAt = now;
   }
 
