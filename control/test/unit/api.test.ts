@@ -525,3 +525,36 @@ describe.each([embeddedBackend(), redisBackend()])('stream-key API on $name', (b
     await expectProblem(await request('PUT', '/streams'), 404, 'Not Found');
   });
 });
+
+describe('POST /api/nodes/:id/drain', () => {
+  const backend = embeddedBackend();
+  afterAll(() => backend.teardown());
+
+  it('asks the node to drain (202), 404 for an unknown one, admin only', async () => {
+    const store = await backend.create();
+    const asked: string[] = [];
+    const app = createControlRoutes({
+      service: new StreamService({ store, publicUrl: PUBLIC_URL, live: new LiveSet() }),
+      adminToken: ADMIN_TOKEN,
+      maxJsonBytes: MAX_JSON_BYTES,
+      drainNode: (id) => {
+        asked.push(id);
+        return Promise.resolve(id === 'edge-1' ? { id, state: 'draining' as const } : undefined);
+      },
+    });
+    const post = (id: string, headers: Record<string, string> = {}) =>
+      app.request(`/nodes/${id}/drain`, { method: 'POST', headers });
+    const auth = { Authorization: `Bearer ${ADMIN_TOKEN}` };
+    const drained = await post('edge-1', auth);
+    expect(drained.status).toBe(202);
+    expect(await drained.json()).toEqual({ id: 'edge-1', state: 'draining' });
+    expect(drained.headers.get('cache-control')).toBe('no-store');
+    const unknown = await post('nope', auth);
+    expect(unknown.status).toBe(404);
+    expect(unknown.headers.get('content-type')).toBe('application/problem+json');
+    expect((await post('edge-1')).status).toBe(401);
+    expect((await post('edge-1', { Authorization: 'Bearer wrong' })).status).toBe(401);
+    expect(asked).toEqual(['edge-1', 'nope']);
+    await store.close();
+  });
+});
