@@ -27,6 +27,11 @@ export interface EdgeOptions {
   media: MediaConfig;
   session: SessionConfig;
   edge: EdgeConfig;
+  /**
+   * `NODE_HARD_VIEWERS`: viewers beyond this get 503 + Retry-After here even when a front
+   * door sent them (several front doors see each other's placements a heartbeat late).
+   */
+  maxViewers?: number;
 }
 
 export class Edge {
@@ -51,6 +56,13 @@ export class Edge {
   async view(streamId: string, offerSdp: string): Promise<WhepSession> {
     if (this.#draining) {
       throw new ServiceUnavailableError('this edge is draining: join through the front door', 2);
+    }
+    const max = this.#options.maxViewers;
+    if (max !== undefined && this.#sessions.size >= max) {
+      throw new ServiceUnavailableError(
+        `this edge is full (${max} viewers)`,
+        2 + Math.floor(Math.random() * 4),
+      );
     }
     // Malformed SDP is refused before anything is acquired.
     const offer = parseOffer(offerSdp);

@@ -97,6 +97,7 @@ export class Platform {
       cluster,
       config: config.cluster,
       relay: config.edge.relay,
+      limits: config.allocation.limits,
       load: () => this.#load(),
       copies: () =>
         media?.remote?.pulled().map((p) => ({
@@ -396,8 +397,16 @@ export class Platform {
       auth: this.auth,
       notLiveRetryAfterSeconds: this.config.edge.notLiveRetryAfterSeconds,
       freshMs: freshnessMs(this.config),
+      policy: this.config.allocation.policy,
+      region: this.config.cluster.region,
     });
-    return createFrontDoorRoutes({ frontDoor, iceServers: this.config.iceServers, whip, whep });
+    return createFrontDoorRoutes({
+      frontDoor,
+      iceServers: this.config.iceServers,
+      whip,
+      whep,
+      regionHeader: this.config.allocation.regionHeader,
+    });
   }
 
   /** Starts the HTTP server; resolves once it listens. */
@@ -598,6 +607,7 @@ async function createMedia(parts: {
         media: config.media,
         session: config.session,
         edge: config.edge,
+        maxViewers: config.allocation.limits.viewers.hard,
       });
       routes.push(edgeModule.createWhepRoutes({ edge, ...rtc }));
     }

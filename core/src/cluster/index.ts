@@ -12,6 +12,8 @@ export type { ControlBus, ControlEvent, ControlEventType } from './ControlBus.ts
 export { isControlEvent } from './ControlBus.ts';
 export type { NodeLoad, NodeRecord, NodeRegistry, NodeRole, NodeState } from './NodeRegistry.ts';
 export { assertClusterId, assertTtlMs } from './NodeRegistry.ts';
+export type { LoadLevel, NodeLimits, Threshold } from './limits.ts';
+export { loadLevel, utilisation } from './limits.ts';
 export type { StreamCopy, StreamOwner, StreamRegistry } from './StreamRegistry.ts';
 export {
   createEmbeddedCluster,
