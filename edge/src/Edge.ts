@@ -43,6 +43,8 @@ export class Edge {
   readonly #ended: EndedSessions;
   #closed = false;
   #draining = false;
+  /** view() calls past the limit check and not yet settled. */
+  #joining = 0;
 
   constructor(options: EdgeOptions) {
     this.#options = options;
@@ -58,7 +60,8 @@ export class Edge {
       throw new ServiceUnavailableError('this edge is draining: join through the front door', 2);
     }
     const max = this.#options.maxViewers;
-    if (max !== undefined && this.#sessions.size >= max) {
+    // Joins still being set up count too, so concurrent POSTs cannot overshoot the limit.
+    if (max !== undefined && this.#sessions.size + this.#joining >= max) {
       throw new ServiceUnavailableError(
         `this edge is full (${max} viewers)`,
         2 + Math.floor(Math.random() * 4),
@@ -66,6 +69,15 @@ export class Edge {
     }
     // Malformed SDP is refused before anything is acquired.
     const offer = parseOffer(offerSdp);
+    this.#joining++;
+    try {
+      return await this.#join(streamId, offer);
+    } finally {
+      this.#joining--;
+    }
+  }
+
+  #join(streamId: string, offer: ReturnType<typeof parseOffer>): Promise<WhepSession> {
     return this.#mutex.run(streamId, async () => {
       if (this.#closed) throw new NotFoundError('edge is shutting down');
       const stream = await this.#streamFor(streamId);
