@@ -174,6 +174,40 @@ describe('metrics on one process', () => {
     expect((await scrape(t.baseUrl, 'scrape-secret')).value('wisp_node_draining')).toBe(1);
   });
 
+  it('shows the recorder at work: running, then finished ready (real ffmpeg)', async () => {
+    t = await startPlatform({ MEDIASOUP_WORKERS: '1', RECORDINGS: 'on' });
+    const stream = await t.createStream('recorded');
+    const publisher = await WrtcPublisher.start({
+      whipUrl: stream.whipUrl,
+      streamKey: stream.streamKey,
+    });
+    closers.push(() => publisher.close());
+    await publisher.waitConnected(10_000);
+    await expect
+      .poll(
+        async () => (await scrape(t!.baseUrl)).value('wisp_recordings', { status: 'recording' }),
+        {
+          timeout: 10_000,
+        },
+      )
+      .toBe(1);
+    // Long enough for a segment (RECORDING_SEGMENT_SECONDS 4) to reach the storage.
+    await new Promise((resolve) => setTimeout(resolve, 5000));
+    await publisher.close();
+    await expect
+      .poll(
+        async () =>
+          (await scrape(t!.baseUrl)).value('wisp_recordings_finished_total', { status: 'ready' }),
+        { timeout: 30_000 },
+      )
+      .toBe(1);
+    const done = await scrape(t.baseUrl);
+    expect(done.value('wisp_recordings_finished_total', { status: 'failed' })).toBe(0);
+    expect(done.sum('wisp_recordings')).toBe(0);
+    expect(done.value('wisp_recording_upload_queue')).toBe(0);
+    expect(done.value('wisp_ffmpeg_restarts_total')).toBe(0);
+  });
+
   it('serves no /metrics with METRICS=off, and /readyz still', async () => {
     t = await startPlatform({ MEDIASOUP_WORKERS: '1', METRICS: 'off' });
     expect(t.platform.metrics).toBeUndefined();
