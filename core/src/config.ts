@@ -291,6 +291,21 @@ export interface AllocationConfig {
   limits: NodeLimits;
 }
 
+/** `GET /metrics` (Prometheus) on every node: docs/operations.md#metrics. */
+export interface MetricsConfig {
+  /**
+   * `METRICS`: `on` (default) serves `GET /metrics` and counts HTTP requests and sessions;
+   * `off` serves no `/metrics` route and collects nothing (what the overhead benchmark,
+   * `npm run bench:metrics`, compares against).
+   */
+  enabled: boolean;
+  /**
+   * `METRICS_TOKEN`: when set, `GET /metrics` requires `Authorization: Bearer <token>` (401
+   * otherwise). Unset (default): open, for a scraper on a private network.
+   */
+  token: string | undefined;
+}
+
 export interface StoreConfig {
   /** `REDIS_URL` set selects Redis; otherwise the embedded file store under `DATA_DIR`. */
   kind: 'embedded' | 'redis';
@@ -308,6 +323,7 @@ export interface Config {
   allocation: AllocationConfig;
   store: StoreConfig;
   recording: RecordingConfig;
+  metrics: MetricsConfig;
   /** `DATA_DIR`: where the embedded store, the spool and disk recordings live. Default `./data`. */
   dataDir: string;
   /** `ADMIN_TOKEN`: bearer for the admin API. Generated (and printed) when unset. */
@@ -685,6 +701,7 @@ export function loadConfig(env: Env = process.env): Config {
       redisPrefix: env.REDIS_PREFIX || 'wisp:',
     },
     recording: recordingConfig(env, path.resolve(env.DATA_DIR || './data')),
+    metrics: { enabled: bool(env, 'METRICS', true), token: env.METRICS_TOKEN || undefined },
     dataDir: path.resolve(env.DATA_DIR || './data'),
     adminToken: env.ADMIN_TOKEN || randomBytes(24).toString('base64url'),
     adminTokenGenerated,
@@ -702,6 +719,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
   return {
     ...config,
     adminToken: '***',
+    metrics: { ...config.metrics, token: config.metrics.token ? '***' : undefined },
     cluster: { ...config.cluster, secret: '***' },
     store: { ...config.store, redisUrl: config.store.redisUrl?.replace(/\/\/[^@]*@/, '//***@') },
     iceServers: config.iceServers.map((s) => ({

@@ -15,6 +15,7 @@
  */
 import {
   AppError,
+  type AllocationMetrics,
   type AllocationPolicy,
   ConflictError,
   NotFoundError,
@@ -49,6 +50,8 @@ export interface FrontDoorOptions {
   policy?: AllocationPolicy;
   /** This front door's own `REGION`: a client's region when its request names none. */
   region?: string;
+  /** Counts placements (`wisp_allocations_total`). */
+  metrics?: AllocationMetrics | undefined;
 }
 
 /** What the front door knows about the client being placed. */
@@ -73,12 +76,26 @@ export class FrontDoor {
 
   /** Where a publisher with `key` goes: an absolute URL with a publish ticket. */
   publishTarget(key: string | undefined, hints: ClientHints = {}): Promise<string> {
-    return this.#registry(() => this.#publishTarget(key, this.#region(hints)));
+    return this.#counted('publish', () => this.#publishTarget(key, this.#region(hints)));
   }
 
   /** Where a viewer of `streamId` goes: an absolute URL with a view ticket. */
   viewTarget(streamId: string, hints: ClientHints = {}): Promise<string> {
-    return this.#registry(() => this.#viewTarget(streamId, this.#region(hints)));
+    return this.#counted('view', () => this.#viewTarget(streamId, this.#region(hints)));
+  }
+
+  /** Runs a placement and counts what came of it (only placements: not 401/404/409). */
+  async #counted(kind: 'publish' | 'view', place: () => Promise<string>): Promise<string> {
+    const metrics = this.#options.metrics;
+    try {
+      const target = await this.#registry(place);
+      metrics?.allocation(kind, 'redirected');
+      return target;
+    } catch (error) {
+      if (error instanceof FullError) metrics?.allocation(kind, 'full');
+      else if (error instanceof ServiceUnavailableError) metrics?.allocation(kind, 'unavailable');
+      throw error;
+    }
   }
 
   #region(hints: ClientHints): string | undefined {
@@ -105,7 +122,7 @@ export class FrontDoor {
     const owner = await streams.owner(streamId);
     if (ingests.length === 0) throw this.#unavailable('no ingest node is available');
     const target = this.#allocator.pickIngest(streamId, ingests, owner?.node, region);
-    if (!target) throw this.#unavailable('every ingest node is full');
+    if (!target) throw this.#unavailable('every ingest node is full', true);
     const ticket = await auth.issueTicket({ streamId, action: 'publish', node: target.id });
     this.#log.debug({ streamId, node: target.id }, 'publish redirected');
     return `${target.url}/whip?t=${ticket}`;
@@ -138,7 +155,7 @@ export class FrontDoor {
     if (edges.length === 0) throw this.#unavailable('no edge node is available');
     const carrying = new Set((await streams.copies(streamId)).map((c) => c.node));
     const target = this.#allocator.pickEdge(streamId, edges, carrying, region);
-    if (!target) throw this.#unavailable('every edge node is full');
+    if (!target) throw this.#unavailable('every edge node is full', true);
     const ticket = await auth.issueTicket({ streamId, action: 'view', node: target.id });
     this.#log.debug({ streamId, node: target.id }, 'view redirected');
     return `${target.url}/whep/${encodeURIComponent(streamId)}?t=${ticket}`;
@@ -151,9 +168,15 @@ export class FrontDoor {
     return fresh.length > 0 ? fresh : candidates;
   }
 
-  #unavailable(message: string): ServiceUnavailableError {
+  #unavailable(message: string, full = false): ServiceUnavailableError {
     const base = this.#options.unavailableRetryAfterSeconds ?? 5;
     // Jittered, so clients refused together don't all come back in the same second.
-    return new ServiceUnavailableError(message, base + Math.floor(Math.random() * 3));
+    const retryAfter = base + Math.floor(Math.random() * 3);
+    return full
+      ? new FullError(message, retryAfter)
+      : new ServiceUnavailableError(message, retryAfter);
   }
 }
+
+/** 503 because every candidate is past its levels (not because there is none). */
+class FullError extends ServiceUnavailableError {}

@@ -38,6 +38,11 @@ export interface Cluster {
   bus: ControlBus;
   /** Drops this process's bus subscriptions and connections. Idempotent. */
   close(): Promise<void>;
+  /**
+   * Whether the backend answers within `timeoutMs` (Redis: the command connection answers a
+   * PING and the bus's subscriber is connected). Absent for the embedded (in-memory) cluster.
+   */
+  ping?(timeoutMs: number): Promise<boolean>;
 }
 
 /** Which cluster backend createCluster opens. */

@@ -23,6 +23,7 @@ import {
   type CreatedStream,
 } from '../support/cluster.ts';
 import { sdpFixture } from '../support/fixtures.ts';
+import { scrape } from '../../../core/test/unit/prometheus.ts';
 
 afterEach(closeAll);
 
@@ -148,8 +149,13 @@ describe('allocation: policies, regions and limits across real processes', () =>
   // an edge under every policy (an edge carrying the stream is preferred below its soft level).
   it('least-used: the least loaded edge, the carrying one first', async () => {
     const landed = await place(fronts['least-used'], [a, a, b, b, b, b]);
-    // b goes to an empty edge; past its soft level (3) a third edge pulls b.
-    expect(landed).toEqual(['edge-1', 'edge-1', 'edge-2', 'edge-2', 'edge-2', 'edge-3']);
+    // Ties on viewers go to the lowest CPU (noise here), so the edges are named by role:
+    // a on one edge; b on an empty one up to its soft level (3); then the third edge (0
+    // viewers, fewer than a's 2) pulls b.
+    const [first, , bEdge] = landed;
+    const third = EDGES.find((e) => e !== first && e !== bEdge);
+    expect(bEdge).not.toBe(first);
+    expect(landed).toEqual([first, first, bEdge, bEdge, bEdge, third]);
   });
 
   it('packing: fills the busiest edge to its hard level before the next', async () => {
@@ -237,5 +243,12 @@ describe('allocation: policies, regions and limits across real processes', () =>
     });
     expect(direct.status).toBe(503);
     expect(direct.headers.get('retry-after')).toMatch(/^\d+$/);
+    // The front door counted each placement by its result.
+    const metrics = await scrape(front.url);
+    const allocations = (result: string) =>
+      metrics.value('wisp_allocations_total', { kind: 'view', result });
+    expect(allocations('redirected')).toBe(sessions.length);
+    expect(allocations('full')).toBe(2);
+    expect(allocations('unavailable')).toBe(0);
   });
 });
