@@ -22,6 +22,14 @@ const HELPER = /^K8S_[A-Z0-9_]+$/;
 /** wisp's image, as the manifests name it (the kustomization maps it to a registry). */
 const WISP_IMAGE = 'wisp';
 
+/**
+ * YAML as kubectl reads it: sigs.k8s.io/yaml follows YAML 1.1, where an unquoted `on`,
+ * `yes` or `off` is a boolean (a ConfigMap value must then be quoted), not 1.2's string.
+ */
+export function parseYaml(text: string) {
+  return parseAllDocuments(text, { version: '1.1', prettyErrors: true });
+}
+
 export interface YamlFile {
   /** Relative to infra/k8s. */
   file: string;
@@ -36,7 +44,7 @@ export function loadYamlFiles(dir = K8S_DIR): YamlFile[] {
       const full = path.join(current, name);
       if (statSync(full).isDirectory()) walk(full);
       else if (/\.ya?ml$/.test(name)) {
-        const documents = parseAllDocuments(readFileSync(full, 'utf8'), { prettyErrors: true });
+        const documents = parseYaml(readFileSync(full, 'utf8'));
         const parsed: unknown[] = [];
         for (const document of documents) {
           if (document.errors.length > 0) {

@@ -20,6 +20,7 @@ import {
   checkSelectors,
   kubeObjects,
   loadYamlFiles,
+  parseYaml,
   type YamlFile,
 } from '../support/manifests.ts';
 
@@ -182,6 +183,12 @@ describe('a mistake in a manifest fails', () => {
     expect(await schemaErrors(object)).toEqual([
       expect.stringContaining('must have required property selector'),
     ]);
+  });
+
+  test('an unquoted on in a ConfigMap (a boolean to kubectl, YAML 1.1)', async () => {
+    const [document] = parseYaml('apiVersion: v1\nkind: ConfigMap\ndata:\n  RECORDINGS: on\n');
+    const object = document.toJS() as KubeObject;
+    expect(await schemaErrors(object)).toEqual([expect.stringContaining('must be string')]);
   });
 
   test('an unknown kind or apiVersion', async () => {
