@@ -74,12 +74,69 @@ export function kubeObjects(files: YamlFile[]): Located[] {
     );
 }
 
-/** Each kustomization lists exactly the object files of its folder, template excepted. */
+/** The fields of a Kustomization (kustomize's api/types/kustomization.go, v5). */
+const KUSTOMIZATION_FIELDS = new Set([
+  'apiVersion',
+  'kind',
+  'metadata',
+  'openapi',
+  'namePrefix',
+  'nameSuffix',
+  'namespace',
+  'commonLabels',
+  'labels',
+  'commonAnnotations',
+  'patchesStrategicMerge',
+  'patchesJson6902',
+  'patches',
+  'images',
+  'replacements',
+  'replicas',
+  'vars',
+  'sortOptions',
+  'resources',
+  'components',
+  'crds',
+  'bases',
+  'configMapGenerator',
+  'secretGenerator',
+  'helmGlobals',
+  'helmCharts',
+  'generatorOptions',
+  'configurations',
+  'generators',
+  'transformers',
+  'validators',
+  'buildMetadata',
+]);
+const IMAGE_FIELDS = new Set(['name', 'newName', 'newTag', 'digest', 'tagSuffix']);
+
+/**
+ * Each kustomization is a Kustomization with known fields only, and lists exactly the
+ * object files of its folder, the Secret template excepted.
+ */
 export function checkKustomizations(files: YamlFile[]): string[] {
   const problems: string[] = [];
   for (const k of files.filter((f) => isKustomization(f.file))) {
     const dir = path.dirname(k.file);
-    const doc = k.documents[0] as { resources?: string[]; namespace?: string };
+    const doc = k.documents[0] as {
+      apiVersion?: string;
+      kind?: string;
+      resources?: string[];
+      namespace?: string;
+      images?: Record<string, unknown>[];
+    };
+    if (doc.apiVersion !== 'kustomize.config.k8s.io/v1beta1' || doc.kind !== 'Kustomization') {
+      problems.push(`${k.file}: not a kustomize.config.k8s.io/v1beta1 Kustomization`);
+    }
+    for (const field of Object.keys(doc)) {
+      if (!KUSTOMIZATION_FIELDS.has(field)) problems.push(`${k.file}: unknown field ${field}`);
+    }
+    for (const image of doc.images ?? []) {
+      for (const field of Object.keys(image)) {
+        if (!IMAGE_FIELDS.has(field)) problems.push(`${k.file}: images: unknown field ${field}`);
+      }
+    }
     const listed = new Set(doc.resources ?? []);
     const here = files
       .filter((f) => path.dirname(f.file) === dir && !isKustomization(f.file))

@@ -213,6 +213,19 @@ describe('a mistake in a manifest fails', () => {
     ]);
   });
 
+  test('a misspelled kustomization field', () => {
+    const copy = clone(files);
+    const root = copy.find((f) => f.file === 'kustomization.yaml')!;
+    const doc = root.documents[0] as Any;
+    doc.image = doc.images;
+    delete doc.images;
+    doc.image[0].newtag = doc.image[0].newTag;
+    expect(checkKustomizations(copy)).toEqual(['kustomization.yaml: unknown field image']);
+    doc.images = doc.image;
+    delete doc.image;
+    expect(checkKustomizations(copy)).toEqual(['kustomization.yaml: images: unknown field newtag']);
+  });
+
   test('a Service whose selector matches no pods, a PDB or HPA aimed at nothing', () => {
     let copy = edited('Service', 'wisp-front', (o) => {
       (o.spec as Any).selector['app.kubernetes.io/component'] = 'frontdoor';
