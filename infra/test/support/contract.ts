@@ -54,21 +54,11 @@ export function seriesNames(): Set<string> {
 
 /**
  * Variables of the same contract that other branches of issue 10 are adding to
- * core/src/config.ts and docs/configuration.md (allocation thresholds, drain spreading,
- * the metrics token). Allowed in the manifests already; once they are documented they are
- * found there too and this list is only a duplicate.
+ * core/src/config.ts and docs/configuration.md (the metrics token, drain spreading).
+ * Allowed in the manifests already; once they are documented they are found there too and
+ * this list is only a duplicate.
  */
-export const CONTRACT_ENV = [
-  'ALLOCATION_POLICY',
-  'NODE_SOFT_VIEWERS',
-  'NODE_HARD_VIEWERS',
-  'NODE_SOFT_EGRESS_MBPS',
-  'NODE_HARD_EGRESS_MBPS',
-  'NODE_SOFT_CPU',
-  'NODE_HARD_CPU',
-  'METRICS_TOKEN',
-  'DRAIN_SPREAD_MS',
-];
+export const CONTRACT_ENV = ['METRICS_TOKEN', 'DRAIN_SPREAD_MS'];
 
 /**
  * The environment variables wisp reads: every name core/src/config.ts looks up (the only
