@@ -6,38 +6,25 @@
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { Metrics } from '../../../core/src/metrics.ts';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 
 /**
- * Metrics of `GET /metrics` (the operations contract of issue 10): name -> type. Histograms
- * are exported as `<name>_bucket`, `<name>_sum` and `<name>_count`.
+ * Metrics of `GET /metrics`: name -> type, read from a real `Metrics` registry (the one
+ * every process serves, core/src/metrics.ts), so a metric renamed in the code fails the
+ * dashboard and HPA checks. Bound with a Redis probe so the Redis-only gauge is listed too.
+ * Histograms are exported as `<name>_bucket`, `<name>_sum` and `<name>_count`.
  */
-export const METRICS: Record<string, 'gauge' | 'counter' | 'histogram'> = {
-  wisp_streams_live: 'gauge',
-  wisp_streams_carried: 'gauge',
-  wisp_viewers: 'gauge',
-  wisp_publish_sessions_total: 'counter',
-  wisp_view_sessions_total: 'counter',
-  wisp_session_setup_seconds: 'histogram',
-  wisp_egress_bits_per_second: 'gauge',
-  wisp_ingress_bits_per_second: 'gauge',
-  wisp_worker_cpu_ratio: 'gauge',
-  wisp_pipes: 'gauge',
-  wisp_http_requests_total: 'counter',
-  wisp_http_request_duration_seconds: 'histogram',
-  wisp_redis_up: 'gauge',
-  wisp_recordings: 'gauge',
-  wisp_recordings_finished_total: 'counter',
-  wisp_recording_upload_queue: 'gauge',
-  wisp_ffmpeg_restarts_total: 'counter',
-  wisp_node_info: 'gauge',
-  wisp_node_draining: 'gauge',
-  wisp_allocations_total: 'counter',
-  // prom-client's default process metrics (no prefix), the two the dashboard shows.
-  process_cpu_seconds_total: 'counter',
-  process_resident_memory_bytes: 'gauge',
-};
+export const METRICS: Record<string, string> = await (async () => {
+  const metrics = new Metrics();
+  metrics.bind({
+    node: () => ({ id: 'contract', roles: [], region: 'default', state: 'serving' }),
+    redisUp: () => Promise.resolve(true),
+  });
+  const listed = await metrics.registry.getMetricsAsJSON();
+  return Object.fromEntries(listed.map((m) => [m.name, String(m.type)]));
+})();
 
 /** Every series name a scrape of wisp can contain. */
 export function seriesNames(): Set<string> {
