@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { cpus, hostname, networkInterfaces } from 'node:os';
 import path from 'node:path';
+import type { NodeLimits, Threshold } from './cluster/limits.ts';
 
 export interface IceServerConfig {
   /** A `stun:`, `stuns:`, `turn:` or `turns:` URI (RFC 7064/7065). */
@@ -216,7 +217,7 @@ export interface ClusterConfig {
   nodeUrl: string;
   /** `INTERNAL_URL`: where other nodes reach this node's internal API. Default `NODE_URL`. */
   internalUrl: string;
-  /** `REGION`: a label for allocation (the next issue). Default `default`. */
+  /** `REGION`: this node's region, for region affinity in allocation. Default `default`. */
   region: string;
   /**
    * `CLUSTER_SECRET`: authenticates node-to-node calls and signs redirect tickets; the same
@@ -268,6 +269,53 @@ export interface ClusterConfig {
   drainGraceMs: number;
 }
 
+/** How the front door chooses nodes (egress/src/allocation.ts). */
+export type AllocationPolicy = 'least-used' | 'packing' | 'round-robin' | 'random';
+export const ALLOCATION_POLICIES: readonly AllocationPolicy[] = [
+  'least-used',
+  'packing',
+  'round-robin',
+  'random',
+];
+
+export interface AllocationConfig {
+  /**
+   * `ALLOCATION_POLICY` (read by the front door): `least-used` (default: the node with the
+   * lowest utilisation), `packing` (fill one node before the next), `round-robin`, `random`.
+   * Region affinity and the preference for edges already carrying the stream apply on top of
+   * any of them.
+   */
+  policy: AllocationPolicy;
+  /**
+   * `REGION_HEADER` (read by the front door): the request header carrying the client's
+   * region, set by a CDN or load balancer (e.g. `x-region`). Else a `region` query parameter,
+   * else the front door's own `REGION`. Unset by default.
+   */
+  regionHeader: string | undefined;
+  /**
+   * This node's soft and hard levels, reported with its heartbeat:
+   * `NODE_SOFT_VIEWERS` / `NODE_HARD_VIEWERS` (default 280 / 360 per media worker: 70 % and
+   * 90 % of 400), `NODE_SOFT_EGRESS_MBPS` / `NODE_HARD_EGRESS_MBPS` (default 700 / 900: of a
+   * 1 Gbit/s NIC), `NODE_SOFT_CPU` / `NODE_HARD_CPU` (0..1, default 0.7 / 0.9).
+   */
+  limits: NodeLimits;
+}
+
+/** `GET /metrics` (Prometheus) on every node: docs/operations.md#metrics. */
+export interface MetricsConfig {
+  /**
+   * `METRICS`: `on` (default) serves `GET /metrics` and counts HTTP requests and sessions;
+   * `off` serves no `/metrics` route and collects nothing (what the overhead benchmark,
+   * `npm run bench:metrics`, compares against).
+   */
+  enabled: boolean;
+  /**
+   * `METRICS_TOKEN`: when set, `GET /metrics` requires `Authorization: Bearer <token>` (401
+   * otherwise). Unset (default): open, for a scraper on a private network.
+   */
+  token: string | undefined;
+}
+
 export interface StoreConfig {
   /** `REDIS_URL` set selects Redis; otherwise the embedded file store under `DATA_DIR`. */
   kind: 'embedded' | 'redis';
@@ -282,8 +330,10 @@ export interface Config {
   session: SessionConfig;
   edge: EdgeConfig;
   cluster: ClusterConfig;
+  allocation: AllocationConfig;
   store: StoreConfig;
   recording: RecordingConfig;
+  metrics: MetricsConfig;
   /** `DATA_DIR`: where the embedded store, the spool and disk recordings live. Default `./data`. */
   dataDir: string;
   /** `ADMIN_TOKEN`: bearer for the admin API. Generated (and printed) when unset. */
@@ -314,6 +364,17 @@ function int(env: Env, name: string, fallback: number, min = 0, max = Number.MAX
   const value = Number(raw);
   if (!Number.isInteger(value) || value < min || value > max) {
     throw new ConfigError(`${name} must be an integer between ${min} and ${max}, got "${raw}"`);
+  }
+  return value;
+}
+
+/** A number from 0 to 1 (a ratio such as CPU load). */
+function fraction(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(value) || value < 0 || value > 1) {
+    throw new ConfigError(`${name} must be a number from 0 to 1 (e.g. 0.7), got "${raw}"`);
   }
   return value;
 }
@@ -501,6 +562,39 @@ function clusterConfig(
   };
 }
 
+function allocationConfig(env: Env, workers: number): AllocationConfig {
+  const policy = (env.ALLOCATION_POLICY || 'least-used').toLowerCase() as AllocationPolicy;
+  if (!ALLOCATION_POLICIES.includes(policy)) {
+    throw new ConfigError(
+      `ALLOCATION_POLICY must be one of ${ALLOCATION_POLICIES.join(', ')}, got "${env.ALLOCATION_POLICY}"`,
+    );
+  }
+  const regionHeader = env.REGION_HEADER?.trim().toLowerCase() || undefined;
+  if (regionHeader !== undefined && !/^[a-z0-9!#$%&'*+.^_`|~-]+$/.test(regionHeader)) {
+    throw new ConfigError(`REGION_HEADER must be a header name, got "${env.REGION_HEADER}"`);
+  }
+  const pair = (name: string, soft: number, hard: number, read: typeof int): Threshold => {
+    const value = {
+      soft: read(env, `NODE_SOFT_${name}`, soft, 0),
+      hard: read(env, `NODE_HARD_${name}`, hard, 0),
+    };
+    if (value.soft > value.hard) {
+      throw new ConfigError(`NODE_SOFT_${name} must not be above NODE_HARD_${name}`);
+    }
+    return value;
+  };
+  const egressMbps = pair('EGRESS_MBPS', 700, 900, int);
+  return {
+    policy,
+    regionHeader,
+    limits: {
+      viewers: pair('VIEWERS', 280 * workers, 360 * workers, int),
+      egressKbps: { soft: egressMbps.soft * 1000, hard: egressMbps.hard * 1000 },
+      cpu: pair('CPU', 0.7, 0.9, (e, name, fallback) => fraction(e, name, fallback)),
+    },
+  };
+}
+
 /** The host of the internal URL when it is an IP, else the first non-loopback address. */
 function defaultPipeIp(internalUrl: string): string {
   const host = new URL(internalUrl).hostname.replace(/^\[|\]$/g, '');
@@ -612,12 +706,14 @@ export function loadConfig(env: Env = process.env): Config {
       relay: bool(env, 'EDGE_RELAY', false),
     },
     cluster: clusterConfig(env, port, publicUrl, redisUrl),
+    allocation: allocationConfig(env, numWorkers),
     store: {
       kind: redisUrl ? 'redis' : 'embedded',
       redisUrl,
       redisPrefix: env.REDIS_PREFIX || 'wisp:',
     },
     recording: recordingConfig(env, path.resolve(env.DATA_DIR || './data')),
+    metrics: { enabled: bool(env, 'METRICS', true), token: env.METRICS_TOKEN || undefined },
     dataDir: path.resolve(env.DATA_DIR || './data'),
     adminToken: env.ADMIN_TOKEN || randomBytes(24).toString('base64url'),
     adminTokenGenerated,
@@ -635,6 +731,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
   return {
     ...config,
     adminToken: '***',
+    metrics: { ...config.metrics, token: config.metrics.token ? '***' : undefined },
     cluster: { ...config.cluster, secret: '***' },
     store: { ...config.store, redisUrl: config.store.redisUrl?.replace(/\/\/[^@]*@/, '//***@') },
     iceServers: config.iceServers.map((s) => ({

@@ -3,6 +3,7 @@
  * with limits and content-type checks. Routes throw AppErrors; `onError` maps them.
  */
 import type { Context, MiddlewareHandler } from 'hono';
+import { requestId } from 'hono/request-id';
 import {
   AppError,
   PayloadTooLargeError,
@@ -15,6 +16,39 @@ import { moduleLogger } from './logger.ts';
 
 const log = moduleLogger('http');
 
+declare module 'hono' {
+  interface ContextVariableMap {
+    /** Set by `requestLogging()`: the request's `X-Request-Id` (the client's, or a new one). */
+    requestId: string;
+  }
+}
+
+/**
+ * Gives every request an id (the client's `X-Request-Id` when it sends a sane one, else a
+ * new UUID), echoed in the response's `X-Request-Id` and put on the log lines about the
+ * request: the unhandled-error line, and at `LOG_LEVEL=debug` one line per request (method,
+ * path, status, ms). Nothing per request at info level.
+ */
+export function requestLogging(): MiddlewareHandler {
+  const assignId = requestId();
+  return async function requestLogging(c, next) {
+    const start = performance.now();
+    await assignId(c, next);
+    if (log.isLevelEnabled('debug')) {
+      log.debug(
+        {
+          requestId: c.get('requestId'),
+          method: c.req.method,
+          path: c.req.path,
+          status: c.res.status,
+          ms: Math.round((performance.now() - start) * 10) / 10,
+        },
+        'request',
+      );
+    }
+  };
+}
+
 /** Hono `onError` handler: AppError -> RFC 9457 problem+json; anything else -> logged 500. */
 export function onError(error: Error, c: Context): Response {
   const problem =
@@ -22,7 +56,10 @@ export function onError(error: Error, c: Context): Response {
       ? error
       : new AppError(500, 'Internal Server Error', 'an unexpected error occurred');
   if (!(error instanceof AppError)) {
-    log.error({ err: error, method: c.req.method, path: c.req.path }, 'unhandled error');
+    log.error(
+      { err: error, requestId: c.get('requestId'), method: c.req.method, path: c.req.path },
+      'unhandled error',
+    );
   }
   const body = {
     type: problem.type,

@@ -18,3 +18,4 @@ export * from './internalClient.ts';
 export * from './whipwhep.ts';
 export * from './cluster/index.ts';
 export * from './turn.ts';
+export * from './metrics.ts';

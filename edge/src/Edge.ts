@@ -29,6 +29,11 @@ export interface EdgeOptions {
   session: SessionConfig;
   edge: EdgeConfig;
   /**
+   * `NODE_HARD_VIEWERS`: viewers beyond this get 503 + Retry-After here even when a front
+   * door sent them (several front doors see each other's placements a heartbeat late).
+   */
+  maxViewers?: number;
+  /**
    * How many watch a stream, for the `viewercount` event: in a cluster this edge's `local`
    * viewers plus the other nodes' (the stream registry). Default: `local`.
    */
@@ -65,6 +70,8 @@ export class Edge {
   readonly #retired = new Map<EdgeStream, DrainPlan>();
   #closed = false;
   #draining = false;
+  /** view() calls past the limit check and not yet settled. */
+  #joining = 0;
 
   constructor(options: EdgeOptions) {
     this.#options = options;
@@ -79,8 +86,25 @@ export class Edge {
     if (this.#draining) {
       throw new ServiceUnavailableError('this edge is draining: join through the front door', 2);
     }
+    const max = this.#options.maxViewers;
+    // Joins still being set up count too, so concurrent POSTs cannot overshoot the limit.
+    if (max !== undefined && this.#sessions.size + this.#joining >= max) {
+      throw new ServiceUnavailableError(
+        `this edge is full (${max} viewers)`,
+        2 + Math.floor(Math.random() * 4),
+      );
+    }
     // Malformed SDP is refused before anything is acquired.
     const offer = parseOffer(offerSdp);
+    this.#joining++;
+    try {
+      return await this.#join(streamId, offer);
+    } finally {
+      this.#joining--;
+    }
+  }
+
+  #join(streamId: string, offer: ReturnType<typeof parseOffer>): Promise<WhepSession> {
     return this.#mutex.run(streamId, async () => {
       if (this.#closed) throw new NotFoundError('edge is shutting down');
       const stream = await this.#streamFor(streamId);

@@ -17,6 +17,7 @@
  */
 import { InternalCallError, TypedEmitter, createLogger, type InternalClient } from '@wisp/core';
 import {
+  NETWORK_PIPE,
   leaseLiveStream,
   routerCodec,
   type LiveStream,
@@ -231,6 +232,7 @@ export class RemoteSource extends TypedEmitter<RemoteSourceEvents> implements St
         },
         enableRtx: true,
         enableSrtp: offer.srtpParameters !== undefined,
+        appData: { ...NETWORK_PIPE },
       });
       await transport.connect({
         ip: offer.ip,

@@ -11,10 +11,13 @@
  *   `CASCADE_MAX_DEPTH` - 1 pipes from the ingest, relays first, then the shallowest, then
  *   the least busy; else the ingest anyway (over its fan-out, rather than refusing viewers).
  *
+ * A relay or edge above its soft level (core `limits.ts`) feeds no new node: it is passed
+ * over as a parent, as if it were full. The ingest never is (it is the only source).
+ *
  * Fan-out counts come from the registry and lag by a heartbeat, so two edges pulling at
  * the same moment can put one node a pipe over its fan-out.
  */
-import type { NodeRecord, StreamCopy, StreamOwner } from '@wisp/core';
+import { loadLevel, type NodeRecord, type StreamCopy, type StreamOwner } from '@wisp/core';
 
 export interface ParentChoiceInput {
   self: string;
@@ -34,7 +37,10 @@ export function chooseParent(input: ParentChoiceInput): NodeRecord | undefined {
   if (!ownerNode) return undefined;
   const children = (id: string) => copies.filter((c) => c.parent === id && c.node !== self).length;
   const serving = (n: NodeRecord | undefined): n is NodeRecord =>
-    n !== undefined && n.id !== self && n.state === 'serving';
+    n !== undefined &&
+    n.id !== self &&
+    n.state === 'serving' &&
+    loadLevel(n.load, n.limits) === 'normal';
   const carrying = copies
     .map((copy) => ({ copy, node: byId.get(copy.node) }))
     .filter(

@@ -6,14 +6,17 @@
  * redirect (OBS re-sends its bearer, and works either way).
  *
  * - WHIP goes to the ingest that holds the stream, so an OBS reconnect lands where its old
- *   session is and the takeover stays local; else to the ingest with the fewest streams.
- * - WHEP goes to a serving edge (relays excluded): one already carrying the stream first,
- *   then the fewest viewers (allocation policies are the next issue).
+ *   session is and the takeover stays local; else to an ingest chosen by the policy.
+ * - WHEP goes to a serving edge (relays excluded) chosen by the policy, edges already
+ *   carrying the stream first (allocation.ts has the whole rule).
  *
- * Only nodes the registry saw within their TTL are candidates; none -> 503 + Retry-After.
+ * Only nodes the registry saw recently are candidates; none, or all of them full -> 503 with
+ * a jittered Retry-After (never an overloaded node).
  */
 import {
   AppError,
+  type AllocationMetrics,
+  type AllocationPolicy,
   ConflictError,
   NotFoundError,
   ServiceUnavailableError,
@@ -26,6 +29,7 @@ import {
   type StreamKeyResolver,
   type StreamRegistry,
 } from '@wisp/core';
+import { Allocator } from './allocation.ts';
 
 export interface FrontDoorOptions {
   nodes: NodeRegistry;
@@ -40,26 +44,62 @@ export interface FrontDoorOptions {
    * beat. Default 2500 ms (a 1.5 s heartbeat plus slack).
    */
   freshMs?: number;
-  /** Retry-After when no node can take the request. Default 5. */
+  /** Retry-After when no node can take the request. Default 5 (plus 0-2 s of jitter). */
   unavailableRetryAfterSeconds?: number;
+  /** `ALLOCATION_POLICY`. Default least-used. */
+  policy?: AllocationPolicy;
+  /** This front door's own `REGION`: a client's region when its request names none. */
+  region?: string;
+  /** Counts placements (`wisp_allocations_total`). */
+  metrics?: AllocationMetrics | undefined;
+}
+
+/** What the front door knows about the client being placed. */
+export interface ClientHints {
+  /** The client's region (from the `REGION_HEADER` header or a `region` query parameter). */
+  region?: string | undefined;
 }
 
 export class FrontDoor {
   readonly #options: FrontDoorOptions;
   readonly #log = createLogger('FrontDoor');
+  readonly #allocator: Allocator;
 
   constructor(options: FrontDoorOptions) {
     this.#options = options;
+    this.#allocator = new Allocator({ policy: options.policy ?? 'least-used' });
+  }
+
+  get policy(): AllocationPolicy {
+    return this.#allocator.policy;
   }
 
   /** Where a publisher with `key` goes: an absolute URL with a publish ticket. */
-  publishTarget(key: string | undefined): Promise<string> {
-    return this.#registry(() => this.#publishTarget(key));
+  publishTarget(key: string | undefined, hints: ClientHints = {}): Promise<string> {
+    return this.#counted('publish', () => this.#publishTarget(key, this.#region(hints)));
   }
 
   /** Where a viewer of `streamId` goes: an absolute URL with a view ticket. */
-  viewTarget(streamId: string): Promise<string> {
-    return this.#registry(() => this.#viewTarget(streamId));
+  viewTarget(streamId: string, hints: ClientHints = {}): Promise<string> {
+    return this.#counted('view', () => this.#viewTarget(streamId, this.#region(hints)));
+  }
+
+  /** Runs a placement and counts what came of it (only placements: not 401/404/409). */
+  async #counted(kind: 'publish' | 'view', place: () => Promise<string>): Promise<string> {
+    const metrics = this.#options.metrics;
+    try {
+      const target = await this.#registry(place);
+      metrics?.allocation(kind, 'redirected');
+      return target;
+    } catch (error) {
+      if (error instanceof FullError) metrics?.allocation(kind, 'full');
+      else if (error instanceof ServiceUnavailableError) metrics?.allocation(kind, 'unavailable');
+      throw error;
+    }
+  }
+
+  #region(hints: ClientHints): string | undefined {
+    return hints.region || this.#options.region;
   }
 
   /** Redis unreachable (restarting): 503 with Retry-After, not a 500. */
@@ -73,17 +113,16 @@ export class FrontDoor {
     }
   }
 
-  async #publishTarget(key: string | undefined): Promise<string> {
+  async #publishTarget(key: string | undefined, region: string | undefined): Promise<string> {
     if (!key) throw new UnauthorizedError('a stream key is required as the Bearer token');
     const streamId = await this.#options.keys.resolveStreamKey(key);
     if (!streamId) throw new UnauthorizedError('invalid stream key', true);
     const { nodes, streams, auth } = this.#options;
     const ingests = this.#fresh((await nodes.list('ingest')).filter((n) => n.state === 'serving'));
     const owner = await streams.owner(streamId);
-    const target =
-      ingests.find((n) => n.id === owner?.node) ??
-      ingests.sort((a, b) => a.load.streams - b.load.streams || a.id.localeCompare(b.id))[0];
-    if (!target) throw this.#unavailable('no ingest node is available');
+    if (ingests.length === 0) throw this.#unavailable('no ingest node is available');
+    const target = this.#allocator.pickIngest(streamId, ingests, owner?.node, region);
+    if (!target) throw this.#unavailable('every ingest node is full', true);
     const ticket = await auth.issueTicket({ streamId, action: 'publish', node: target.id });
     this.#log.debug({ streamId, node: target.id }, 'publish redirected');
     return `${target.url}/whip?t=${ticket}`;
@@ -99,7 +138,7 @@ export class FrontDoor {
     return this.#options.directory.streamExists(streamId);
   }
 
-  async #viewTarget(streamId: string): Promise<string> {
+  async #viewTarget(streamId: string, region: string | undefined): Promise<string> {
     const { nodes, streams, auth, directory } = this.#options;
     if (!(await directory.streamExists(streamId))) throw new NotFoundError('no such stream');
     const owner = await streams.owner(streamId);
@@ -113,9 +152,10 @@ export class FrontDoor {
     const edges = this.#fresh(
       (await nodes.list('edge')).filter((n) => n.state === 'serving' && !n.relay),
     );
+    if (edges.length === 0) throw this.#unavailable('no edge node is available');
     const carrying = new Set((await streams.copies(streamId)).map((c) => c.node));
-    const target = pickEdge(edges, carrying);
-    if (!target) throw this.#unavailable('no edge node is available');
+    const target = this.#allocator.pickEdge(streamId, edges, carrying, region);
+    if (!target) throw this.#unavailable('every edge node is full', true);
     const ticket = await auth.issueTicket({ streamId, action: 'view', node: target.id });
     this.#log.debug({ streamId, node: target.id }, 'view redirected');
     return `${target.url}/whep/${encodeURIComponent(streamId)}?t=${ticket}`;
@@ -128,22 +168,15 @@ export class FrontDoor {
     return fresh.length > 0 ? fresh : candidates;
   }
 
-  #unavailable(message: string): ServiceUnavailableError {
+  #unavailable(message: string, full = false): ServiceUnavailableError {
     const base = this.#options.unavailableRetryAfterSeconds ?? 5;
     // Jittered, so clients refused together don't all come back in the same second.
-    return new ServiceUnavailableError(message, base + Math.floor(Math.random() * 3));
+    const retryAfter = base + Math.floor(Math.random() * 3);
+    return full
+      ? new FullError(message, retryAfter)
+      : new ServiceUnavailableError(message, retryAfter);
   }
 }
 
-/** Edges already carrying the stream first, then the fewest viewers, then by id. */
-export function pickEdge(
-  edges: readonly NodeRecord[],
-  carrying: ReadonlySet<string>,
-): NodeRecord | undefined {
-  return [...edges].sort(
-    (a, b) =>
-      Number(carrying.has(b.id)) - Number(carrying.has(a.id)) ||
-      a.load.viewers - b.load.viewers ||
-      a.id.localeCompare(b.id),
-  )[0];
-}
+/** 503 because every candidate is past its levels (not because there is none). */
+class FullError extends ServiceUnavailableError {}

@@ -1,2 +1,3 @@
 export * from './FrontDoor.ts';
 export * from './http/frontDoorRoutes.ts';
+export * from './allocation.ts';

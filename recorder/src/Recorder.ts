@@ -19,6 +19,7 @@ import {
   type ControlEvent,
   type NodeRegistry,
   type RecordingConfig,
+  type RecorderMetrics,
   type RecordingRecord,
   type StateStore,
   type StreamRegistry,
@@ -51,6 +52,8 @@ export interface RecorderOptions {
    * closing recorder leaves them unfinished for the next recorder to continue.
    */
   finalizeOnClose: boolean;
+  /** Told of finished recordings and ffmpeg restarts (`wisp_recordings_finished_total`, ...). */
+  metrics?: RecorderMetrics;
 }
 
 /** A recording this node writes, with the leases of its current part. */
@@ -105,6 +108,17 @@ export class Recorder {
   /** Recordings this node is writing. */
   get activeCount(): number {
     return this.#byId.size;
+  }
+
+  /** The recordings this node runs, by state, and their files waiting for the storage. */
+  recordingCounts(): { recording: number; finalizing: number; uploadQueue: number } {
+    const counts = { recording: 0, finalizing: 0, uploadQueue: 0 };
+    for (const { recording } of this.#byId.values()) {
+      if (recording.finalizing) counts.finalizing++;
+      else counts.recording++;
+      counts.uploadQueue += recording.uploadsPending;
+    }
+    return counts;
   }
 
   /** The recording of a stream's current broadcast here, if any. */
@@ -297,6 +311,7 @@ export class Recorder {
           return;
         }
       }
+      this.#options.metrics?.ffmpegRestarted();
       setTimeout(() => void this.#restartPart(entry), reason === 'ffmpeg failed' ? 1000 : 0);
     });
     return entry;
@@ -400,6 +415,9 @@ export class Recorder {
       flushTimeoutMs: config.uploadTimeoutMs,
       ffmpeg,
       onDone: (done: RecordingRecord) => {
+        if (done.status === 'ready' || done.status === 'failed') {
+          this.#options.metrics?.recordingFinished(done.status);
+        }
         if (done.status === 'failed' && done.kind === 'broadcast') {
           this.#cooldown.set(done.streamIds[0], Date.now() + FAILED_COOLDOWN_MS);
         }

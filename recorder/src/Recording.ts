@@ -90,6 +90,11 @@ export class Recording {
     return this.#finalizing !== undefined;
   }
 
+  /** Files handed to the storage and not stored yet (pending or retrying). */
+  get uploadsPending(): number {
+    return this.#uploader.pending;
+  }
+
   /** Creates the recording's record and spool folder. */
   static async create(options: RecordingOptions): Promise<Recording> {
     const recording = new Recording(options);

@@ -8,7 +8,14 @@
  * logged and retried on the next beat; sessions keep flowing meanwhile. A refresh that
  * finds a newer owner (a takeover on another ingest) ends the local publisher.
  */
-import type { Cluster, ClusterConfig, NodeLoad, NodeState, StreamOwner } from '@wisp/core';
+import type {
+  Cluster,
+  ClusterConfig,
+  NodeLimits,
+  NodeLoad,
+  NodeState,
+  StreamOwner,
+} from '@wisp/core';
 import { createLogger } from '@wisp/core';
 
 const log = createLogger('ClusterNode');
@@ -24,6 +31,8 @@ export interface ClusterNodeOptions {
   cluster: Cluster;
   config: ClusterConfig;
   relay: boolean;
+  /** This node's soft and hard levels, for the front door's allocation. */
+  limits: NodeLimits;
   load: () => Promise<NodeLoad>;
   /** The pulled copies this node carries, refreshed with each heartbeat. */
   copies: () => CopyInfo[];
@@ -81,6 +90,7 @@ export class ClusterNode {
           relay: this.#options.relay,
           pid: process.pid,
           load: await this.#options.load(),
+          limits: this.#options.limits,
         },
         ttl,
       );

@@ -13,6 +13,7 @@ import {
   ClusterAuth,
   InternalCallError,
   InternalClient,
+  Metrics,
   configureLogging,
   cors,
   createCluster,
@@ -20,6 +21,7 @@ import {
   createStateStore,
   describeConfig,
   onError,
+  requestLogging,
   type Cluster,
   type Config,
   type NodeLoad,
@@ -41,6 +43,7 @@ import {
 import type { Recorder } from '@wisp/recorder/media';
 import { ClusterNode } from './ClusterNode.ts';
 import { createInternalRoutes } from './internalRoutes.ts';
+import { metricsSources, readiness } from './observability.ts';
 
 const log = createLogger('Platform');
 
@@ -66,6 +69,8 @@ export class Platform {
   readonly recordings: RecordingService;
   readonly storage: RecordingStorage;
   readonly app: Hono;
+  /** Prometheus metrics of this platform (`METRICS=off`: none). */
+  readonly metrics: Metrics | undefined;
   readonly #media: MediaParts | undefined;
   #server: ServerType | undefined;
   #closed = false;
@@ -84,8 +89,10 @@ export class Platform {
     streams: StreamService;
     recordings: RecordingService;
     storage: RecordingStorage;
+    metrics: Metrics | undefined;
   }) {
     const { config, cluster, media } = parts;
+    this.metrics = parts.metrics;
     this.recordings = parts.recordings;
     this.storage = parts.storage;
     this.config = config;
@@ -104,6 +111,7 @@ export class Platform {
       cluster,
       config: config.cluster,
       relay: config.edge.relay,
+      limits: config.allocation.limits,
       load: () => this.#load(),
       copies: () =>
         media?.remote?.pulled().map((p) => ({
@@ -143,6 +151,7 @@ export class Platform {
         });
       });
     }
+    this.metrics?.bind(metricsSources(this.#observed()));
     this.app = this.#createApp();
   }
 
@@ -164,6 +173,7 @@ export class Platform {
         ticketTtlMs: config.cluster.ticketTtlMs,
       });
       const client = new InternalClient({ auth, self: config.cluster.nodeId });
+      const metrics = config.metrics.enabled ? new Metrics() : undefined;
       let media: MediaParts | undefined;
       // Any node can resolve keys and tell streams apart: the records are in the shared store.
       const streams = new StreamService({
@@ -209,7 +219,16 @@ export class Platform {
         isLive: async (id) => (await streams.get(id).catch(() => undefined))?.live ?? false,
       });
       if (roles.has('ingest') || roles.has('edge') || roles.has('recorder')) {
-        media = await createMedia({ config, cluster, client, auth, streams, store, storage });
+        media = await createMedia({
+          config,
+          cluster,
+          client,
+          auth,
+          streams,
+          store,
+          storage,
+          metrics,
+        });
         const parts = media;
         closers.push(() => parts.pool.close());
         closers.push(() => parts.recorder?.close());
@@ -224,6 +243,7 @@ export class Platform {
         streams,
         recordings,
         storage,
+        metrics,
       });
       await platform.node.start();
       await media?.recorder?.start();
@@ -275,7 +295,15 @@ export class Platform {
     const media = this.#media;
     const app = new Hono();
     app.onError(onError);
+    const { metrics } = this;
+    if (metrics) app.use('*', metrics.httpMiddleware());
+    app.use('*', requestLogging());
     app.use('*', cors(config.http.corsOrigin));
+    if (metrics) app.get('/metrics', metrics.handler(config.metrics.token));
+    app.get('/readyz', async (c) => {
+      const result = await readiness(this.#observed());
+      return c.json(result, result.ready ? 200 : 503, { 'Cache-Control': 'no-store' });
+    });
     app.get('/healthz', (c) =>
       c.json({
         status: 'ok',
@@ -389,6 +417,17 @@ export class Platform {
     return { id: record.id, name: record.name, live, viewers, recordings };
   }
 
+  /** What /readyz and the metrics look at. */
+  #observed() {
+    return {
+      config: this.config,
+      store: this.store,
+      cluster: this.cluster,
+      node: this.node,
+      media: this.#media,
+    };
+  }
+
   #internalRoutes(media: MediaParts): Hono {
     return createInternalRoutes({
       auth: this.auth,
@@ -433,8 +472,17 @@ export class Platform {
       auth: this.auth,
       notLiveRetryAfterSeconds: this.config.edge.notLiveRetryAfterSeconds,
       freshMs: freshnessMs(this.config),
+      policy: this.config.allocation.policy,
+      region: this.config.cluster.region,
+      metrics: this.metrics,
     });
-    return createFrontDoorRoutes({ frontDoor, iceServers: this.config.iceServers, whip, whep });
+    return createFrontDoorRoutes({
+      frontDoor,
+      iceServers: this.config.iceServers,
+      whip,
+      whep,
+      regionHeader: this.config.allocation.regionHeader,
+    });
   }
 
   /** Starts the HTTP server; resolves once it listens. */
@@ -588,6 +636,7 @@ async function createMedia(parts: {
   streams: StreamService;
   store: StateStore;
   storage: RecordingStorage;
+  metrics: Metrics | undefined;
 }): Promise<MediaParts> {
   const { config, cluster, client, streams } = parts;
   const roles = new Set(config.cluster.roles);
@@ -610,7 +659,7 @@ async function createMedia(parts: {
         media: config.media,
         session: config.session,
       });
-      routes.push(ingestModule.createWhipRoutes({ ingest, ...rtc }));
+      routes.push(ingestModule.createWhipRoutes({ ingest, ...rtc, metrics: parts.metrics }));
     }
     // What this node carries, for its viewers and for the nodes it feeds: its own published
     // streams first, then (on an edge in a cluster) streams pulled from other nodes.
@@ -664,6 +713,7 @@ async function createMedia(parts: {
         media: config.media,
         session: config.session,
         edge: config.edge,
+        maxViewers: config.allocation.limits.viewers.hard,
         // The viewercount event: this edge's viewers, plus the other nodes' (last heartbeat).
         audience: async (streamId, local) =>
           local +
@@ -671,7 +721,7 @@ async function createMedia(parts: {
             .filter((copy) => copy.node !== config.cluster.nodeId)
             .reduce((sum, copy) => sum + copy.viewers, 0),
       });
-      routes.push(edgeModule.createWhepRoutes({ edge, ...rtc }));
+      routes.push(edgeModule.createWhepRoutes({ edge, ...rtc, metrics: parts.metrics }));
     }
     const pipes = new PipeServer({
       source: carried,
@@ -701,6 +751,7 @@ async function createMedia(parts: {
         ffmpeg,
         freshMs: freshnessMs(config),
         finalizeOnClose: !config.cluster.split,
+        metrics: parts.metrics,
       });
     }
     return { pool, ingest, edge, remote, recorder, pipes, routes };

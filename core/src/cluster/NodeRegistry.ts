@@ -4,6 +4,8 @@
  * TTL drops out, so a crashed node disappears without anyone cleaning up after it.
  */
 
+import type { NodeLimits } from './limits.ts';
+
 /** What a node does; a process may have several roles. */
 export type NodeRole = 'control' | 'ingest' | 'edge' | 'egress' | 'recorder';
 
@@ -42,6 +44,8 @@ export interface NodeRecord {
   /** Process id, to tell a restarted node from its previous incarnation in logs. */
   pid: number;
   load: NodeLoad;
+  /** The node's soft and hard levels (`NODE_SOFT_*`, `NODE_HARD_*`). Absent: never full. */
+  limits?: NodeLimits;
   /**
    * Milliseconds since the epoch of the last heartbeat, set by the registry from the clock
    * of the heartbeating process (nodes are expected to be NTP-synced).

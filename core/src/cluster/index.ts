@@ -12,6 +12,8 @@ export type { ControlBus, ControlEvent, ControlEventType } from './ControlBus.ts
 export { isControlEvent } from './ControlBus.ts';
 export type { NodeLoad, NodeRecord, NodeRegistry, NodeRole, NodeState } from './NodeRegistry.ts';
 export { assertClusterId, assertTtlMs } from './NodeRegistry.ts';
+export type { LoadLevel, NodeLimits, Threshold } from './limits.ts';
+export { loadLevel, utilisation } from './limits.ts';
 export type { StreamCopy, StreamOwner, StreamRegistry } from './StreamRegistry.ts';
 export {
   createEmbeddedCluster,
@@ -36,6 +38,11 @@ export interface Cluster {
   bus: ControlBus;
   /** Drops this process's bus subscriptions and connections. Idempotent. */
   close(): Promise<void>;
+  /**
+   * Whether the backend answers within `timeoutMs` (Redis: the command connection answers a
+   * PING and the bus's subscriber is connected). Absent for the embedded (in-memory) cluster.
+   */
+  ping?(timeoutMs: number): Promise<boolean>;
 }
 
 /** Which cluster backend createCluster opens. */

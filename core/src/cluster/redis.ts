@@ -31,6 +31,7 @@ import { compareIds, deliver } from './embedded.ts';
 import {
   connectRedis,
   maskRedisUrl,
+  pingRedis,
   type RedisConnectionOptions,
 } from '../store/redisConnection.ts';
 import { assertClusterId, assertTtlMs } from './NodeRegistry.ts';
@@ -402,6 +403,8 @@ export interface RedisCluster {
   bus: RedisControlBus;
   /** Quits both connections (waiting for pending replies). Idempotent. */
   close(): Promise<void>;
+  /** Whether the command connection answers a PING in time and the subscriber is connected. */
+  ping(timeoutMs: number): Promise<boolean>;
 }
 
 /**
@@ -435,6 +438,10 @@ export async function connectRedisCluster(options: RedisClusterOptions): Promise
     nodes: new RedisNodeRegistry(redis, options.prefix),
     streams: new RedisStreamRegistry(redis, options.prefix),
     bus,
+    ping(timeoutMs) {
+      if (closing || subscriber?.status !== 'ready') return Promise.resolve(false);
+      return pingRedis(redis, timeoutMs);
+    },
     close() {
       closing ??= (async () => {
         bus.close();

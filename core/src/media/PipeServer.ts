@@ -21,6 +21,7 @@ import { TypedEmitter } from '../events.ts';
 import { createLogger } from '../logger.ts';
 import type { MediaKind } from '../sdp/index.ts';
 import type { StreamLease, StreamSource } from './LiveStream.ts';
+import { NETWORK_PIPE } from './WorkerPool.ts';
 
 export interface PipeTrackOffer {
   /** The track's id at the source (the producer id in the source's router). */
@@ -144,7 +145,7 @@ export class PipeServer {
         },
         enableRtx: true,
         enableSrtp: request.srtp,
-        appData: { streamId, pipeTo: request.node },
+        appData: { streamId, pipeTo: request.node, ...NETWORK_PIPE },
       });
       const pipe = new ServedPipe(
         lease,

@@ -86,6 +86,19 @@ interface PooledWorker {
   webRtcServer: ms.WebRtcServer | undefined;
 }
 
+/**
+ * appData of a PipeTransport to or from another node (PipeServer, RemoteSource), which the
+ * bitrate totals count as `pipe` traffic; in-process pipes between routers (`pipeToRouter`)
+ * stay on this machine and are not counted.
+ */
+export const NETWORK_PIPE = { networkPipe: true } as const;
+
+/** Summed send and receive bitrates (bits/s) of this pool's transports, by kind. */
+export interface TransportBitrates {
+  webrtc: { sendBps: number; recvBps: number };
+  pipe: { sendBps: number; recvBps: number };
+}
+
 /** The libraries the worker reports at start (it links them dynamically: see infra/mediasoup). */
 export interface WorkerLibraries {
   openssl?: string;
@@ -170,6 +183,8 @@ export interface WorkerPoolEvents extends Record<string, unknown> {
 
 export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
   readonly #workers: PooledWorker[];
+  /** Every open transport of every router, for the bitrate totals. */
+  readonly #transports = new Set<ms.Transport>();
   #closed = false;
 
   readonly #config: MediaConfig;
@@ -289,8 +304,10 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
     });
     router.observer.on('newtransport', (transport: ms.Transport) => {
       entry.load++;
+      this.#transports.add(transport);
       transport.observer.on('close', () => {
         entry.load--;
+        this.#transports.delete(transport);
       });
     });
     return router;
@@ -311,6 +328,47 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
       routers: w.routers,
       transports: w.load,
     }));
+  }
+
+  /** Workers still running (neither died nor closed): all of them on a healthy node. */
+  get workersUp(): number {
+    return this.#workers.filter((w) => !w.worker.died && !w.worker.closed).length;
+  }
+
+  get workerCount(): number {
+    return this.#workers.length;
+  }
+
+  /**
+   * What the transports send and receive right now (mediasoup's per-transport bitrates, one
+   * stats request per transport): WebRTC transports (publishers, viewers) and network pipes
+   * (`NETWORK_PIPE`). In-process pipes and the recorder's plain transports are left out.
+   */
+  async transportBitrates(): Promise<TransportBitrates> {
+    const totals: TransportBitrates = {
+      webrtc: { sendBps: 0, recvBps: 0 },
+      pipe: { sendBps: 0, recvBps: 0 },
+    };
+    await Promise.all(
+      [...this.#transports].map(async (transport) => {
+        const kind =
+          transport.type === 'webrtc'
+            ? 'webrtc'
+            : transport.type === 'pipe' && transport.appData.networkPipe === true
+              ? 'pipe'
+              : undefined;
+        if (!kind) return;
+        const stats = (await transport.getStats().catch(() => [])) as {
+          sendBitrate?: number;
+          recvBitrate?: number;
+        }[];
+        for (const stat of stats) {
+          totals[kind].sendBps += stat.sendBitrate ?? 0;
+          totals[kind].recvBps += stat.recvBitrate ?? 0;
+        }
+      }),
+    );
+    return totals;
   }
 
   /** mediasoup's own view of what each worker holds (authoritative, for leak tests). */

@@ -24,7 +24,12 @@ import type {
   StreamChanges,
   StreamRecord,
 } from './StateStore.ts';
-import { connectRedis, maskRedisUrl, type RedisConnectionOptions } from './redisConnection.ts';
+import {
+  connectRedis,
+  maskRedisUrl,
+  pingRedis,
+  type RedisConnectionOptions,
+} from './redisConnection.ts';
 import {
   applyStreamChanges,
   assertRecordingRecord,
@@ -346,6 +351,10 @@ export class RedisStateStore implements StateStore {
       this.#indexKey(''),
     );
     return result === 1;
+  }
+
+  ping(timeoutMs: number): Promise<boolean> {
+    return this.#closing ? Promise.resolve(false) : pingRedis(this.#redis, timeoutMs);
   }
 
   /** Quits the connection (waiting for pending replies). Idempotent. */

@@ -102,4 +102,9 @@ export interface StateStore {
   deleteRecording(id: string): Promise<boolean>;
   /** Releases connections/files. Idempotent. */
   close(): Promise<void>;
+  /**
+   * Whether the service behind the store answers within `timeoutMs` (Redis: a PING). Absent
+   * on stores with nothing to reach (the embedded file store).
+   */
+  ping?(timeoutMs: number): Promise<boolean>;
 }

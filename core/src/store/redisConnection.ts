@@ -68,3 +68,27 @@ export async function connectRedis(
   connected = true;
   return redis;
 }
+
+/**
+ * Whether `redis` answers a PING within `timeoutMs`: false at once when the connection is not
+ * `ready` (connecting, reconnecting, closed), so a health check never queues behind a dead
+ * connection. What `/readyz` and `wisp_redis_up` use.
+ */
+export async function pingRedis(redis: Redis, timeoutMs: number): Promise<boolean> {
+  if (redis.status !== 'ready') return false;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), timeoutMs);
+  });
+  try {
+    return await Promise.race([
+      redis.ping().then(
+        (reply) => reply === 'PONG',
+        () => false,
+      ),
+      timeout,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

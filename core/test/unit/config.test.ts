@@ -495,3 +495,51 @@ describe('loadConfig: recordings and storage', () => {
     expect(() => loadConfig({ RECORDING_SEGMENT_SECONDS: '0' })).toThrow(/SEGMENT/);
   });
 });
+
+describe('loadConfig: allocation and limits', () => {
+  it('defaults: least-used, no region header, 70 % / 90 % levels of 400 viewers per worker', () => {
+    expect(loadConfig({ MEDIASOUP_WORKERS: '2' }).allocation).toEqual({
+      policy: 'least-used',
+      regionHeader: undefined,
+      limits: {
+        viewers: { soft: 560, hard: 720 },
+        egressKbps: { soft: 700_000, hard: 900_000 },
+        cpu: { soft: 0.7, hard: 0.9 },
+      },
+    });
+  });
+
+  it('reads the policy, the region header and every level', () => {
+    const config = loadConfig({
+      ALLOCATION_POLICY: 'Round-Robin',
+      REGION_HEADER: 'X-Region',
+      NODE_SOFT_VIEWERS: '10',
+      NODE_HARD_VIEWERS: '20',
+      NODE_SOFT_EGRESS_MBPS: '50',
+      NODE_HARD_EGRESS_MBPS: '80',
+      NODE_SOFT_CPU: '0.5',
+      NODE_HARD_CPU: '1',
+    });
+    expect(config.allocation).toEqual({
+      policy: 'round-robin',
+      regionHeader: 'x-region',
+      limits: {
+        viewers: { soft: 10, hard: 20 },
+        egressKbps: { soft: 50_000, hard: 80_000 },
+        cpu: { soft: 0.5, hard: 1 },
+      },
+    });
+  });
+
+  it.each([
+    [{ ALLOCATION_POLICY: 'fastest' }, /ALLOCATION_POLICY must be one of least-used, packing/],
+    [{ REGION_HEADER: 'x region' }, /REGION_HEADER must be a header name/],
+    [{ NODE_SOFT_VIEWERS: '30', NODE_HARD_VIEWERS: '20' }, /NODE_SOFT_VIEWERS must not be above/],
+    [{ NODE_HARD_VIEWERS: '-1' }, /NODE_HARD_VIEWERS must be an integer/],
+    [{ NODE_SOFT_CPU: '70' }, /NODE_SOFT_CPU must be a number from 0 to 1/],
+    [{ NODE_HARD_CPU: 'high' }, /NODE_HARD_CPU must be a number from 0 to 1/],
+    [{ NODE_SOFT_CPU: '0.95' }, /NODE_SOFT_CPU must not be above NODE_HARD_CPU/],
+  ])('%o is refused', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+});

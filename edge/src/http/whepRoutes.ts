@@ -15,6 +15,7 @@ import {
   requireContentType,
   type ClusterAuth,
   type IceServerConfig,
+  type Metrics,
   SDP_TYPE,
   addIceServerLinks,
   handleSessionPatch,
@@ -39,6 +40,8 @@ export interface WhepRoutesOptions {
   maxSdpBytes: number;
   /** Check the front door's redirect tickets (`?t=`) for this node when one is sent. */
   tickets?: { auth: ClusterAuth; node: string };
+  /** Counts and times the session POSTs (`wisp_view_sessions_total`, ...). */
+  metrics?: Pick<Metrics, 'sessionMiddleware'>;
 }
 
 export function createWhepRoutes(options: WhepRoutesOptions): Hono {
@@ -57,6 +60,8 @@ export function createWhepRoutes(options: WhepRoutesOptions): Hono {
     c.header('Content-Type', SDP_TYPE);
     return c.body(null, 200);
   });
+  // Before the handler, on the same route: sees the status the handler's errors map to.
+  if (options.metrics) app.post('/whep/:streamId', options.metrics.sessionMiddleware('view'));
   app.post('/whep/:streamId', async (c) => {
     requireContentType(c, SDP_TYPE, { post: SDP_TYPE });
     const sdp = await readTextBody(c, maxSdpBytes);

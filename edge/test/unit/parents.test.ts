@@ -72,4 +72,29 @@ describe('chooseParent', () => {
     expect(chooseParent({ ...base, nodes, copies: carried })?.id).toBe('relay-1');
     expect(chooseParent({ ...base, self: 'relay-2', nodes, copies: carried })?.id).toBe('ingest-1');
   });
+
+  it('passes over relays and edges above their soft level, never the ingest', () => {
+    const limits = {
+      viewers: { soft: 10, hard: 20 },
+      egressKbps: { soft: 1000, hard: 2000 },
+      cpu: { soft: 0.7, hard: 0.9 },
+    };
+    const busy = { viewers: 0, streams: 1, egressKbps: 0, cpu: 0.75 };
+    const nodes = [
+      node('ingest-1', { limits, load: { ...busy, cpu: 0.95 } }),
+      node('relay-1', { relay: true, limits, load: busy }),
+      node('relay-2', { relay: true, limits }),
+      node('edge-1', { limits, load: { ...busy, cpu: 0, viewers: 12 } }),
+      node('edge-9'),
+    ];
+    // relay-1 carries the stream but is above soft: the idle relay-2 pulls it instead.
+    expect(chooseParent({ ...base, nodes, copies: [copy('relay-1', 'ingest-1', 1)] })?.id).toBe(
+      'relay-2',
+    );
+    // Without relays: the ingest is over its fan-out and the only carrier above soft, so the
+    // ingest anyway.
+    const flat = nodes.filter((n) => !n.relay);
+    const copies = [copy('edge-1', 'ingest-1', 1), copy('edge-2', 'ingest-1', 1)];
+    expect(chooseParent({ ...base, nodes: flat, copies })?.id).toBe('ingest-1');
+  });
 });

@@ -14,7 +14,8 @@ import {
   parseBearer,
   type IceServerConfig,
 } from '@wisp/core';
-import type { FrontDoor } from '../FrontDoor.ts';
+import type { Context } from 'hono';
+import type { ClientHints, FrontDoor } from '../FrontDoor.ts';
 
 export interface FrontDoorRoutesOptions {
   frontDoor: FrontDoor;
@@ -23,10 +24,19 @@ export interface FrontDoorRoutesOptions {
   whip: boolean;
   /** Serve `/whep/:id` here (false when this node is an edge itself). */
   whep: boolean;
+  /** `REGION_HEADER`: the request header with the client's region (lower case), if any. */
+  regionHeader?: string | undefined;
 }
 
 export function createFrontDoorRoutes(options: FrontDoorRoutesOptions): Hono {
   const { frontDoor, iceServers } = options;
+  // The client's region: from the CDN's or load balancer's header, else `?region=`.
+  const hints = (c: Context): ClientHints => ({
+    region:
+      (options.regionHeader && c.req.header(options.regionHeader)?.trim()) ||
+      c.req.query('region')?.trim() ||
+      undefined,
+  });
   const app = new Hono();
   app.onError(onError);
   const redirect = (location: string) =>
@@ -45,7 +55,7 @@ export function createFrontDoorRoutes(options: FrontDoorRoutesOptions): Hono {
     });
     app.on(['GET', 'HEAD'], '/whip', (c) => c.body(null, 200));
     app.post('/whip', async (c) =>
-      redirect(await frontDoor.publishTarget(parseBearer(c.req.header('authorization')))),
+      redirect(await frontDoor.publishTarget(parseBearer(c.req.header('authorization')), hints(c))),
     );
     app.all('/whip', (c) => methodNotAllowed(c, 'endpoint'));
   }
@@ -60,7 +70,7 @@ export function createFrontDoorRoutes(options: FrontDoorRoutesOptions): Hono {
       return c.body(null, 200);
     });
     app.post('/whep/:streamId', async (c) =>
-      redirect(await frontDoor.viewTarget(c.req.param('streamId'))),
+      redirect(await frontDoor.viewTarget(c.req.param('streamId'), hints(c))),
     );
     app.all('/whep/:streamId', (c) => methodNotAllowed(c, 'endpoint'));
   }

@@ -10,6 +10,7 @@ import {
   requireContentType,
   type ClusterAuth,
   type IceServerConfig,
+  type Metrics,
   SDP_TYPE,
   UnauthorizedError,
   addIceServerLinks,
@@ -28,6 +29,8 @@ export interface WhipRoutesOptions {
   maxSdpBytes: number;
   /** Accept the front door's redirect tickets (`?t=`) for this node in place of the key. */
   tickets?: { auth: ClusterAuth; node: string };
+  /** Counts and times the session POSTs (`wisp_publish_sessions_total`, ...). */
+  metrics?: Pick<Metrics, 'sessionMiddleware'>;
 }
 
 export function createWhipRoutes(options: WhipRoutesOptions): Hono {
@@ -56,6 +59,8 @@ export function createWhipRoutes(options: WhipRoutesOptions): Hono {
   );
   // RFC 9725 §4.1: GET on the endpoint answers 2xx with no content (F1).
   app.on(['GET', 'HEAD'], '/whip', (c) => c.body(null, 200));
+  // Before the handler, on the same route: sees the status the handler's errors map to.
+  if (options.metrics) app.post('/whip', options.metrics.sessionMiddleware('publish'));
   app.post('/whip', async (c) => {
     requireContentType(c, SDP_TYPE, { post: SDP_TYPE });
     const sdp = await readTextBody(c, maxSdpBytes);

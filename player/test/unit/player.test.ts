@@ -243,6 +243,18 @@ describe('Player', () => {
     expect(h.events.filter((e) => e === 'live')).toHaveLength(1);
   });
 
+  it('every edge full (503 + Retry-After): waits at least that long before trying again', async () => {
+    const h = setup();
+    // The server asks for 0.15 s; the policy alone would retry after 5 ms.
+    h.live.push(new SignalingError('every edge node is full', 503, 0.15));
+    const started = Date.now();
+    h.player.start();
+    await until(() => h.sources.length === 2 && h.player.state === 'playing', 'playing');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(150);
+    expect(h.states).toContain('reconnecting');
+    expect(h.policy).toHaveLength(1);
+  });
+
   it('gives up when the policy says so (null)', async () => {
     const h = setup({ policy: { nextRetryDelayInMs: () => null } });
     h.live.push(new SignalingError('cannot reach', 0));
