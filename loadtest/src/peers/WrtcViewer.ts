@@ -107,6 +107,9 @@ export interface WrtcInboundRtpStats {
   nackCount: number | undefined;
 }
 
+/** Sessions a `follow` viewer tries for one move before it gives up. */
+const MOVE_ATTEMPTS = 20;
+
 /** One WHEP session of the viewer: its peer connection, sinks and event stream. */
 interface Leg {
   pc: RTCPeerConnection;
@@ -136,6 +139,7 @@ export class WrtcViewer {
   /** A session being made to replace it (make-before-break). */
   #next: Leg | undefined;
   #moving = false;
+  #gaveUp = false;
   #framesDecoded = 0;
   #width = 0;
   #height = 0;
@@ -451,7 +455,7 @@ export class WrtcViewer {
   }
 
   #lost(leg: Leg, why: string): void {
-    if (this.#closing || this.#moving || leg !== this.#leg) return;
+    if (this.#closing || this.#moving || this.#gaveUp || leg !== this.#leg) return;
     this.#logger.debug({ location: leg.location, why }, 'session ended; posting again');
     void this.#move('repost', this.#options.whepUrl, performance.now());
   }
@@ -465,7 +469,8 @@ export class WrtcViewer {
     this.#moving = true;
     const follow = this.#follow!;
     const from = this.#leg;
-    for (let attempt = 0; !this.#closing; attempt++) {
+    // Bounded: at most MOVE_ATTEMPTS sessions tried (backing off to 4 s), then it gives up.
+    for (let attempt = 0; !this.#closing && attempt < MOVE_ATTEMPTS; attempt++) {
       const next = this.#newLeg();
       this.#next = next;
       try {
@@ -501,6 +506,10 @@ export class WrtcViewer {
         }
         await new Promise((resolve) => setTimeout(resolve, Math.min(4000, 250 * 2 ** attempt)));
       }
+    }
+    if (!this.#closing) {
+      this.#logger.warn({ kind }, `no new session after ${MOVE_ATTEMPTS} attempts; giving up`);
+      this.#gaveUp = true;
     }
     this.#moving = false;
   }
