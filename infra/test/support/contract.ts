@@ -40,20 +40,12 @@ export function seriesNames(): Set<string> {
 }
 
 /**
- * Variables of the same contract that other branches of issue 10 are adding to
- * core/src/config.ts and docs/configuration.md (the metrics token, drain spreading).
- * Allowed in the manifests already; once they are documented they are found there too and
- * this list is only a duplicate.
- */
-export const CONTRACT_ENV = ['METRICS_TOKEN', 'DRAIN_SPREAD_MS'];
-
-/**
  * The environment variables wisp reads: every name core/src/config.ts looks up (the only
  * module that reads process.env) and every name docs/configuration.md lists (which adds
- * the AWS SDK's credential variables), plus CONTRACT_ENV.
+ * the AWS SDK's credential variables).
  */
 export function platformEnv(): Set<string> {
-  const names = new Set<string>(CONTRACT_ENV);
+  const names = new Set<string>();
   const config = readFileSync(`${ROOT}/core/src/config.ts`, 'utf8');
   for (const match of config.matchAll(/env\.([A-Z][A-Z0-9_]+)|'([A-Z][A-Z0-9_]{2,})'/g)) {
     names.add(match[1] ?? match[2]);
