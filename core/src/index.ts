@@ -10,6 +10,7 @@ export * from './events.ts';
 export * from './keys.ts';
 export * from './logger.ts';
 export * from './store/StateStore.ts';
+export * from './store/WebhookOutbox.ts';
 export * from './http.ts';
 export * from './store/index.ts';
 export * from './mutex.ts';
