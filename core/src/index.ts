@@ -19,3 +19,4 @@ export * from './internalClient.ts';
 export * from './whipwhep.ts';
 export * from './cluster/index.ts';
 export * from './turn.ts';
+export * from './webhooks/index.ts';

@@ -23,6 +23,7 @@ import {
   type Cluster,
   type Config,
   type NodeLoad,
+  type PublishRequest,
   type StateStore,
   type StreamMediaView,
 } from '@wisp/core';
@@ -41,6 +42,7 @@ import {
 import type { Recorder } from '@wisp/recorder/media';
 import { ClusterNode } from './ClusterNode.ts';
 import { createInternalRoutes } from './internalRoutes.ts';
+import { PlatformWebhooks } from './webhooks.ts';
 
 const log = createLogger('Platform');
 
@@ -66,6 +68,8 @@ export class Platform {
   readonly recordings: RecordingService;
   readonly storage: RecordingStorage;
   readonly app: Hono;
+  /** Webhooks and the publish hook, when configured (server/src/webhooks.ts). */
+  readonly webhooks: PlatformWebhooks | undefined;
   readonly #media: MediaParts | undefined;
   #server: ServerType | undefined;
   #closed = false;
@@ -80,6 +84,7 @@ export class Platform {
     streams: StreamService;
     recordings: RecordingService;
     storage: RecordingStorage;
+    webhooks: PlatformWebhooks | undefined;
   }) {
     const { config, cluster, media } = parts;
     this.recordings = parts.recordings;
@@ -90,6 +95,7 @@ export class Platform {
     this.auth = parts.auth;
     this.client = parts.client;
     this.streams = parts.streams;
+    this.webhooks = parts.webhooks;
     this.#media = media;
     const { bus } = cluster;
     const ingest = media?.ingest;
@@ -126,6 +132,13 @@ export class Platform {
     media?.remote?.on('dropped', ({ streamId }) =>
       this.node.copyChanged({ streamId, dropped: true }),
     );
+    this.webhooks?.attach({
+      nodeId: config.cluster.nodeId,
+      streams: this.streams,
+      ingest,
+      recorder: media?.recorder,
+      recordingView: (record) => this.recordings.view(record),
+    });
     for (const type of ['keyRotated', 'streamDeleted'] as const) {
       this.streams.on(type, ({ streamId }) => {
         void bus.publish({ type, streamId }).catch((error: unknown) => {
@@ -142,6 +155,8 @@ export class Platform {
     const roles = new Set(config.cluster.roles);
     const store = await createStateStore(config);
     const closers: (() => unknown)[] = [() => store.close()];
+    const webhooks = PlatformWebhooks.create(config.webhooks, store);
+    closers.push(() => webhooks?.close());
     try {
       const cluster = await createCluster(
         config.store.kind === 'redis' && config.store.redisUrl
@@ -199,7 +214,16 @@ export class Platform {
         isLive: async (id) => (await streams.get(id).catch(() => undefined))?.live ?? false,
       });
       if (roles.has('ingest') || roles.has('edge') || roles.has('recorder')) {
-        media = await createMedia({ config, cluster, client, auth, streams, store, storage });
+        media = await createMedia({
+          config,
+          cluster,
+          client,
+          auth,
+          streams,
+          store,
+          storage,
+          admission: webhooks?.admission,
+        });
         const parts = media;
         closers.push(() => parts.pool.close());
         closers.push(() => parts.recorder?.close());
@@ -214,8 +238,10 @@ export class Platform {
         streams,
         recordings,
         storage,
+        webhooks,
       });
       await platform.node.start();
+      webhooks?.start();
       await media?.recorder?.start();
       return platform;
     } catch (error) {
@@ -466,6 +492,8 @@ export class Platform {
     media?.pipes.close();
     media?.edge?.close();
     media?.ingest?.close();
+    // The stream.ended events of the sessions just closed go into the outbox first.
+    await this.webhooks?.close();
     await this.node.stop().catch(() => undefined);
     media?.pool.close();
     await this.cluster.close();
@@ -531,6 +559,7 @@ async function createMedia(parts: {
   streams: StreamService;
   store: StateStore;
   storage: RecordingStorage;
+  admission?: (request: PublishRequest) => Promise<void>;
 }): Promise<MediaParts> {
   const { config, cluster, client, streams } = parts;
   const roles = new Set(config.cluster.roles);
@@ -552,6 +581,7 @@ async function createMedia(parts: {
         keys: streams,
         media: config.media,
         session: config.session,
+        admission: parts.admission,
       });
       routes.push(ingestModule.createWhipRoutes({ ingest, ...rtc }));
     }
