@@ -246,10 +246,15 @@ export class EmbeddedStateStore implements StateStore {
     return this.#read(() => outbox.claim(this.#webhooks, this.#leases, options));
   }
 
-  completeWebhookDelivery(delivery: WebhookDelivery, outcome: WebhookOutcome): Promise<boolean> {
-    return this.#mutate(({ webhooks }) =>
+  async completeWebhookDelivery(
+    delivery: WebhookDelivery,
+    outcome: WebhookOutcome,
+  ): Promise<boolean> {
+    const done = await this.#mutate(({ webhooks }) =>
       outbox.complete(webhooks, this.#leases, delivery, outcome, Date.now()),
     );
+    if (done) outbox.releaseLease(this.#leases, delivery);
+    return done;
   }
 
   listDeadWebhooks(limit = 100): Promise<DeadWebhook[]> {

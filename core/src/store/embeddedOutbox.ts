@@ -130,7 +130,8 @@ export function complete(
   const queue = state.queues.get(delivery.queue);
   if (leases.get(delivery.queue)?.token !== delivery.lease || !queue) return false;
   if (queue.eventIds[0] !== delivery.event.id) return false;
-  leases.delete(delivery.queue);
+  // The lease stays until the change is committed (see releaseLease): until then a claim
+  // still reads the old state, where this head is due.
   if (outcome.kind === 'retry') {
     state.queues.set(queue.id, {
       ...queue,
@@ -162,6 +163,11 @@ export function complete(
     state.queues.set(queue.id, next);
   }
   return true;
+}
+
+/** Ends a lease once its completion is committed. */
+export function releaseLease(leases: Leases, delivery: WebhookDelivery): void {
+  if (leases.get(delivery.queue)?.token === delivery.lease) leases.delete(delivery.queue);
 }
 
 export function stats(state: OutboxState): WebhookOutboxStats {

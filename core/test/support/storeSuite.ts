@@ -482,6 +482,26 @@ export function describeStateStore(name: string, factory: StateStoreFactory): vo
         expect(await store.webhookOutboxStats()).toMatchObject({ pending: 0 });
       });
 
+      it('never hands out a delivery again while its completion is being written', async () => {
+        const store = await fresh();
+        const [first, second] = [makeWebhookEvent('s1'), makeWebhookEvent('s1', 'stream.ended')];
+        await store.enqueueWebhook(first, [A]);
+        await store.enqueueWebhook(second, [A]);
+        const [delivery] = await claimAll(store);
+        let done = false;
+        const completing = store
+          .completeWebhookDelivery(delivery, { kind: 'delivered' })
+          .finally(() => (done = true));
+        const during: string[] = [];
+        while (!done) {
+          for (const d of await claimAll(store)) during.push(d.event.id);
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+        expect(await completing).toBe(true);
+        // Only the next event can have been claimed, once the first was delivered.
+        expect(during.filter((id) => id === first.id)).toEqual([]);
+      });
+
       it('hands each due delivery to exactly one of concurrent claimers', async () => {
         const store = await fresh();
         const events = Array.from({ length: 20 }, (_, i) => makeWebhookEvent(`s${i}`));
