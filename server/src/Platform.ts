@@ -155,9 +155,9 @@ export class Platform {
     const roles = new Set(config.cluster.roles);
     const store = await createStateStore(config);
     const closers: (() => unknown)[] = [() => store.close()];
-    const webhooks = PlatformWebhooks.create(config.webhooks, store);
-    closers.push(() => webhooks?.close());
     try {
+      const webhooks = PlatformWebhooks.create(config.webhooks, store);
+      closers.push(() => webhooks?.close());
       const cluster = await createCluster(
         config.store.kind === 'redis' && config.store.redisUrl
           ? { kind: 'redis', url: config.store.redisUrl, prefix: config.store.redisPrefix }
