@@ -316,6 +316,47 @@ export interface MetricsConfig {
   token: string | undefined;
 }
 
+/** Webhooks and the publish admission hook (docs/api.md#webhooks, docs/operations.md#webhooks). */
+export interface WebhooksConfig {
+  /** `WEBHOOK_URLS`: comma-separated receiver URLs; every event goes to each. Default none. */
+  urls: string[];
+  /**
+   * `WEBHOOK_SECRET`: the Standard Webhooks signing secret, `whsec_` + base64 of 24 to 64
+   * bytes; signs the webhooks and the publish hook's requests. Generated (and printed) for a
+   * single process that uses either; required when roles are split (every node signs).
+   */
+  secret: string;
+  secretGenerated: boolean;
+  /** `WEBHOOK_TIMEOUT_MS`: a delivery not answered within this is a failure. Default 5000. */
+  timeoutMs: number;
+  /**
+   * `WEBHOOK_MAX_AGE_SECONDS`: an event is retried for this long after it happened, then
+   * dead-lettered. Default 86400 (24 h).
+   */
+  maxAgeSeconds: number;
+  /**
+   * `WEBHOOK_RETRY_BASE_MS` / `WEBHOOK_RETRY_MAX_MS`: the first retry waits about the base,
+   * each next one twice as long (with jitter: 50 to 100 % of that), never more than the max.
+   * Defaults 1000 / 600000 (10 min).
+   */
+  retryBaseMs: number;
+  retryMaxMs: number;
+  /** The publish admission hook, when `PUBLISH_HOOK_URL` is set. */
+  publishHook:
+    | {
+        /** `PUBLISH_HOOK_URL`: asked before every WHIP publish is accepted. */
+        url: string;
+        /** `PUBLISH_HOOK_TIMEOUT_MS`: how long to wait for its answer. Default 3000. */
+        timeoutMs: number;
+        /**
+         * `PUBLISH_HOOK_ON_TIMEOUT`: what a timeout or an unreachable hook means: `deny`
+         * (default: fail closed, 403) or `allow`.
+         */
+        onTimeout: 'deny' | 'allow';
+      }
+    | undefined;
+}
+
 export interface StoreConfig {
   /** `REDIS_URL` set selects Redis; otherwise the embedded file store under `DATA_DIR`. */
   kind: 'embedded' | 'redis';
@@ -334,6 +375,7 @@ export interface Config {
   store: StoreConfig;
   recording: RecordingConfig;
   metrics: MetricsConfig;
+  webhooks: WebhooksConfig;
   /** `DATA_DIR`: where the embedded store, the spool and disk recordings live. Default `./data`. */
   dataDir: string;
   /** `ADMIN_TOKEN`: bearer for the admin API. Generated (and printed) when unset. */
@@ -642,6 +684,77 @@ function recordingConfig(env: Env, dataDir: string): RecordingConfig {
   };
 }
 
+function webhookUrl(name: string, value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(`${name} entry "${value}" must be an absolute http(s) URL`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ConfigError(`${name} entry "${value}" must be an absolute http(s) URL`);
+  }
+  return value;
+}
+
+function webhooksConfig(env: Env, split: boolean): WebhooksConfig {
+  const urls = [
+    ...new Set(
+      (env.WEBHOOK_URLS ?? '')
+        .split(',')
+        .map((u) => u.trim())
+        .filter(Boolean)
+        .map((u) => webhookUrl('WEBHOOK_URLS', u)),
+    ),
+  ];
+  const hookUrl = env.PUBLISH_HOOK_URL?.trim() || undefined;
+  if (hookUrl) webhookUrl('PUBLISH_HOOK_URL', hookUrl);
+  const onTimeout = (env.PUBLISH_HOOK_ON_TIMEOUT || 'deny').toLowerCase();
+  if (onTimeout !== 'deny' && onTimeout !== 'allow') {
+    throw new ConfigError(
+      `PUBLISH_HOOK_ON_TIMEOUT must be deny or allow, got "${env.PUBLISH_HOOK_ON_TIMEOUT}"`,
+    );
+  }
+  const used = urls.length > 0 || hookUrl !== undefined;
+  const secret = env.WEBHOOK_SECRET?.trim() || undefined;
+  if (secret !== undefined) {
+    const body = secret.startsWith('whsec_') ? secret.slice('whsec_'.length) : '';
+    const bytes = /^[A-Za-z0-9+/]+={0,2}$/.test(body) ? Buffer.from(body, 'base64').length : 0;
+    if (bytes < 24 || bytes > 64) {
+      throw new ConfigError(
+        'WEBHOOK_SECRET must be "whsec_" followed by base64 of 24 to 64 random bytes ' +
+          '(e.g. "whsec_$(openssl rand -base64 32)")',
+      );
+    }
+  }
+  if (split && used && !secret) {
+    throw new ConfigError(
+      'WEBHOOK_SECRET is required when roles are split and WEBHOOK_URLS or PUBLISH_HOOK_URL is set: the same value on every node',
+    );
+  }
+  const retryBaseMs = int(env, 'WEBHOOK_RETRY_BASE_MS', 1000, 10, 3_600_000);
+  const retryMaxMs = int(env, 'WEBHOOK_RETRY_MAX_MS', 600_000, 10, 86_400_000);
+  if (retryMaxMs < retryBaseMs) {
+    throw new ConfigError('WEBHOOK_RETRY_MAX_MS must be >= WEBHOOK_RETRY_BASE_MS');
+  }
+  return {
+    urls,
+    secret: secret ?? `whsec_${randomBytes(32).toString('base64')}`,
+    secretGenerated: used && !secret,
+    timeoutMs: int(env, 'WEBHOOK_TIMEOUT_MS', 5000, 100, 120_000),
+    maxAgeSeconds: int(env, 'WEBHOOK_MAX_AGE_SECONDS', 86_400, 1, 30 * 86_400),
+    retryBaseMs,
+    retryMaxMs,
+    publishHook: hookUrl
+      ? {
+          url: hookUrl,
+          timeoutMs: int(env, 'PUBLISH_HOOK_TIMEOUT_MS', 3000, 10, 60_000),
+          onTimeout,
+        }
+      : undefined,
+  };
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const port = int(env, 'PORT', 8080, 0, 65535);
   const publicUrl = (env.PUBLIC_URL || `http://localhost:${port}`).replace(/\/+$/, '');
@@ -670,6 +783,7 @@ export function loadConfig(env: Env = process.env): Config {
   }
   const adminTokenGenerated = !env.ADMIN_TOKEN;
   const redisUrl = env.REDIS_URL || undefined;
+  const cluster = clusterConfig(env, port, publicUrl, redisUrl);
   const config: Config = {
     http: {
       host: env.HOST || '0.0.0.0',
@@ -705,7 +819,7 @@ export function loadConfig(env: Env = process.env): Config {
       lingerMs: int(env, 'EDGE_LINGER_MS', 30_000, 0, 3_600_000),
       relay: bool(env, 'EDGE_RELAY', false),
     },
-    cluster: clusterConfig(env, port, publicUrl, redisUrl),
+    cluster,
     allocation: allocationConfig(env, numWorkers),
     store: {
       kind: redisUrl ? 'redis' : 'embedded',
@@ -714,6 +828,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     recording: recordingConfig(env, path.resolve(env.DATA_DIR || './data')),
     metrics: { enabled: bool(env, 'METRICS', true), token: env.METRICS_TOKEN || undefined },
+    webhooks: webhooksConfig(env, cluster.split),
     dataDir: path.resolve(env.DATA_DIR || './data'),
     adminToken: env.ADMIN_TOKEN || randomBytes(24).toString('base64url'),
     adminTokenGenerated,
@@ -733,6 +848,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
     adminToken: '***',
     metrics: { ...config.metrics, token: config.metrics.token ? '***' : undefined },
     cluster: { ...config.cluster, secret: '***' },
+    webhooks: { ...config.webhooks, secret: '***' },
     store: { ...config.store, redisUrl: config.store.redisUrl?.replace(/\/\/[^@]*@/, '//***@') },
     iceServers: config.iceServers.map((s) => ({
       url: s.url,

@@ -14,7 +14,9 @@ import {
   generateSessionId,
   type LiveStatusProvider,
   type MediaConfig,
+  type PublishRequest,
   type SessionConfig,
+  type StreamCodecs,
   type StreamKeyResolver,
   type StreamMediaView,
 } from '@wisp/core';
@@ -33,9 +35,24 @@ import { planPublish } from './planPublish.ts';
 
 const log = moduleLogger('Ingest');
 
+/** One publisher session of a stream, as the events describe it (for the webhooks). */
+export interface PublishedSession {
+  streamId: string;
+  sessionId: string;
+  codecs: StreamCodecs;
+  /** When the session went live (ms since the epoch). */
+  startedAt: number;
+}
+
 export interface IngestEvents extends Record<string, unknown> {
-  streamLive: { streamId: string };
-  streamOffline: { streamId: string; reason: CloseReason };
+  streamLive: PublishedSession;
+  streamOffline: PublishedSession & { reason: CloseReason };
+}
+
+/** Who is publishing, as the WHIP endpoint saw the request (for the admission hook). */
+export interface PublishClient {
+  remoteAddress: string | null;
+  userAgent: string | null;
 }
 
 export interface IngestOptions {
@@ -43,6 +60,11 @@ export interface IngestOptions {
   keys: StreamKeyResolver;
   media: MediaConfig;
   session: SessionConfig;
+  /**
+   * Asked before a publish is accepted (after its key and offer were checked, before anything
+   * is allocated or a live publisher replaced); throws (403) to refuse it. The publish hook.
+   */
+  admission?: (request: PublishRequest) => Promise<void>;
 }
 
 export class Ingest extends TypedEmitter<IngestEvents> implements StreamSource, LiveStatusProvider {
@@ -75,6 +97,7 @@ export class Ingest extends TypedEmitter<IngestEvents> implements StreamSource, 
   async publish(
     credential: string | undefined | { streamId: string },
     offerSdp: string,
+    client: PublishClient = { remoteAddress: null, userAgent: null },
   ): Promise<WhipSession> {
     const streamId =
       typeof credential === 'object' ? credential.streamId : await this.authenticate(credential);
@@ -87,6 +110,7 @@ export class Ingest extends TypedEmitter<IngestEvents> implements StreamSource, 
     }
     // Validate completely before touching the current publisher or allocating anything.
     const plan = planPublish(offerSdp);
+    await this.#options.admission?.({ streamId, ...client });
     return this.#mutex.run(streamId, async () => {
       const previous = this.#streams.get(streamId);
       if (previous) {
@@ -107,13 +131,21 @@ export class Ingest extends TypedEmitter<IngestEvents> implements StreamSource, 
       }
       this.#streams.set(streamId, stream);
       this.#sessions.set(stream.session.id, stream);
+      const published: PublishedSession = {
+        streamId,
+        sessionId: stream.session.id,
+        codecs: Object.fromEntries(
+          stream.mediaStatus().tracks.map((track) => [track.kind, track.codec]),
+        ),
+        startedAt: Date.now(),
+      };
       stream.on('closed', ({ reason }) => {
         this.#sessions.delete(stream.session.id);
         this.#ended.add(stream.session.id, streamId, reason);
         if (this.#streams.get(streamId) === stream) this.#streams.delete(streamId);
-        this.emit('streamOffline', { streamId, reason });
+        this.emit('streamOffline', { ...published, reason });
       });
-      this.emit('streamLive', { streamId });
+      this.emit('streamLive', published);
       return stream.session;
     });
   }

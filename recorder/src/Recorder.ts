@@ -13,6 +13,7 @@
  * hashing over the live recorder nodes, so they agree without talking to each other.
  */
 import {
+  TypedEmitter,
   createLogger,
   generateStreamId,
   type ControlBus,
@@ -77,7 +78,15 @@ const TAKEOVER_GRACE_MS = 5000;
 /** ...and when it does not know why the stream went offline. */
 const UNKNOWN_GRACE_MS = 1500;
 
-export class Recorder {
+export interface RecorderEvents extends Record<string, unknown> {
+  /**
+   * A recording this node wrote is over: `ready` or `failed` (Recording.finalize). Once per
+   * recording, on the node that finalized it (the webhooks' recording.* events).
+   */
+  recordingFinished: RecordingRecord;
+}
+
+export class Recorder extends TypedEmitter<RecorderEvents> {
   readonly #options: RecorderOptions;
   /** Broadcast recordings by stream id, and every active recording by id. */
   readonly #byStream = new Map<string, Active>();
@@ -93,6 +102,7 @@ export class Recorder {
   #closed = false;
 
   constructor(options: RecorderOptions) {
+    super();
     this.#options = options;
   }
 
@@ -420,6 +430,9 @@ export class Recorder {
         }
         if (done.status === 'failed' && done.kind === 'broadcast') {
           this.#cooldown.set(done.streamIds[0], Date.now() + FAILED_COOLDOWN_MS);
+        }
+        if (done.status === 'ready' || done.status === 'failed') {
+          this.emit('recordingFinished', done);
         }
         const entry = this.#byId.get(done.id);
         this.#byId.delete(done.id);

@@ -258,7 +258,14 @@ export class Recording {
         status: 'failed',
         endedAt: endedAt.toISOString(),
         error: message,
-      }).catch(() => ({ ...this.#record, status: 'failed' as const, error: message }));
+      }).catch(() => ({
+        ...this.#record,
+        status: 'failed' as const,
+        endedAt: endedAt.toISOString(),
+        error: message,
+      }));
+      // Also when the store refused: whoever is told it is over sees that it failed.
+      this.#record = record;
       return record;
     } finally {
       await this.#uploader.close();

@@ -25,6 +25,7 @@ import {
   type Cluster,
   type Config,
   type NodeLoad,
+  type PublishRequest,
   type StateStore,
   type StreamMediaView,
 } from '@wisp/core';
@@ -44,6 +45,7 @@ import type { Recorder } from '@wisp/recorder/media';
 import { ClusterNode } from './ClusterNode.ts';
 import { createInternalRoutes } from './internalRoutes.ts';
 import { metricsSources, readiness } from './observability.ts';
+import { PlatformWebhooks } from './webhooks.ts';
 
 const log = createLogger('Platform');
 
@@ -71,6 +73,8 @@ export class Platform {
   readonly app: Hono;
   /** Prometheus metrics of this platform (`METRICS=off`: none). */
   readonly metrics: Metrics | undefined;
+  /** Webhooks and the publish hook, when configured (server/src/webhooks.ts). */
+  readonly webhooks: PlatformWebhooks | undefined;
   readonly #media: MediaParts | undefined;
   #server: ServerType | undefined;
   #closed = false;
@@ -90,6 +94,7 @@ export class Platform {
     recordings: RecordingService;
     storage: RecordingStorage;
     metrics: Metrics | undefined;
+    webhooks: PlatformWebhooks | undefined;
   }) {
     const { config, cluster, media } = parts;
     this.metrics = parts.metrics;
@@ -101,6 +106,7 @@ export class Platform {
     this.auth = parts.auth;
     this.client = parts.client;
     this.streams = parts.streams;
+    this.webhooks = parts.webhooks;
     this.#media = media;
     let resolveDrained = () => {};
     const drained = new Promise<void>((resolve) => (resolveDrained = resolve));
@@ -144,6 +150,13 @@ export class Platform {
     media?.remote?.on('parentDraining', ({ streamId }) =>
       media.edge?.handOver(streamId, this.#drainPlan()),
     );
+    this.webhooks?.attach({
+      nodeId: config.cluster.nodeId,
+      streams: this.streams,
+      ingest,
+      recorder: media?.recorder,
+      recordingView: (record) => this.recordings.view(record),
+    });
     for (const type of ['keyRotated', 'streamDeleted'] as const) {
       this.streams.on(type, ({ streamId }) => {
         void bus.publish({ type, streamId }).catch((error: unknown) => {
@@ -162,6 +175,8 @@ export class Platform {
     const store = await createStateStore(config);
     const closers: (() => unknown)[] = [() => store.close()];
     try {
+      const webhooks = PlatformWebhooks.create(config.webhooks, store);
+      closers.push(() => webhooks?.close());
       const cluster = await createCluster(
         config.store.kind === 'redis' && config.store.redisUrl
           ? { kind: 'redis', url: config.store.redisUrl, prefix: config.store.redisPrefix }
@@ -228,6 +243,7 @@ export class Platform {
           store,
           storage,
           metrics,
+          admission: webhooks?.admission,
         });
         const parts = media;
         closers.push(() => parts.pool.close());
@@ -244,8 +260,10 @@ export class Platform {
         recordings,
         storage,
         metrics,
+        webhooks,
       });
       await platform.node.start();
+      webhooks?.start();
       await media?.recorder?.start();
       return platform;
     } catch (error) {
@@ -571,6 +589,8 @@ export class Platform {
     media?.pipes.close();
     media?.edge?.close();
     media?.ingest?.close();
+    // The stream.ended events of the sessions just closed go into the outbox first.
+    await this.webhooks?.close();
     await this.node.stop().catch(() => undefined);
     media?.pool.close();
     await this.cluster.close();
@@ -637,6 +657,7 @@ async function createMedia(parts: {
   store: StateStore;
   storage: RecordingStorage;
   metrics: Metrics | undefined;
+  admission?: (request: PublishRequest) => Promise<void>;
 }): Promise<MediaParts> {
   const { config, cluster, client, streams } = parts;
   const roles = new Set(config.cluster.roles);
@@ -658,6 +679,7 @@ async function createMedia(parts: {
         keys: streams,
         media: config.media,
         session: config.session,
+        admission: parts.admission,
       });
       routes.push(ingestModule.createWhipRoutes({ ingest, ...rtc, metrics: parts.metrics }));
     }

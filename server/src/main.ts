@@ -44,6 +44,11 @@ async function main(): Promise<void> {
     config.adminTokenGenerated
       ? `  Admin token (generated; set ADMIN_TOKEN to keep one): ${config.adminToken}`
       : '  Admin token: from ADMIN_TOKEN',
+    ...(config.webhooks.secretGenerated
+      ? [
+          `  Webhook secret (generated; set WEBHOOK_SECRET to keep one, receivers verify with it): ${config.webhooks.secret}`,
+        ]
+      : []),
     `  WHIP URL for OBS (Settings > Stream > Service: WHIP > Server): ${url}/whip`,
     '  Create a stream and its key (the key goes in OBS\'s "Bearer Token" field):',
     `    curl -s -X POST ${url}/api/streams -H 'Authorization: Bearer ${token}' \\`,

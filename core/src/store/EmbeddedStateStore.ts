@@ -26,22 +26,34 @@ import {
   toRecordingRecord,
   toStreamRecord,
 } from './records.ts';
+import type {
+  DeadWebhook,
+  WebhookDelivery,
+  WebhookEvent,
+  WebhookOutboxStats,
+  WebhookOutcome,
+} from './WebhookOutbox.ts';
+import { assertWebhookEvent } from './WebhookOutbox.ts';
+import * as outbox from './embeddedOutbox.ts';
 
 /**
  * Version of the on-disk format; bump it (and migrate) when the layout changes. Version 2
- * added `recordings`; a version 1 file is read as having none.
+ * added `recordings`; a version 1 file is read as having none. Version 3 added `webhooks`
+ * (the outbox); older files are read as having an empty one.
  */
-const STATE_FILE_VERSION = 2;
+const STATE_FILE_VERSION = 3;
 
 interface StateFile {
   version: number;
   streams: StreamRecord[];
   recordings?: RecordingRecord[];
+  webhooks?: outbox.OutboxFile;
 }
 
 interface State {
   streams: Map<string, StreamRecord>;
   recordings: Map<string, RecordingRecord>;
+  webhooks: outbox.OutboxState;
 }
 
 export interface EmbeddedStateStoreOptions {
@@ -69,6 +81,9 @@ export class EmbeddedStateStore implements StateStore {
   /** Committed state: only replaced once the file holding it has been written. */
   #streams: Map<string, StreamRecord>;
   #recordings: Map<string, RecordingRecord>;
+  #webhooks: outbox.OutboxState;
+  /** Webhook deliveries claimed by this process (memory only: void after a restart). */
+  readonly #leases: outbox.Leases = new Map();
   #idsByKeyHash: Map<string, string>;
   /** Tail of the write queue; every change chains onto it. */
   #queue: Promise<void> = Promise.resolve();
@@ -79,6 +94,7 @@ export class EmbeddedStateStore implements StateStore {
     this.#log = createLogger('EmbeddedStateStore', { file });
     this.#streams = state.streams;
     this.#recordings = state.recordings;
+    this.#webhooks = state.webhooks;
     this.#idsByKeyHash = indexByKeyHash(state.streams);
   }
 
@@ -216,6 +232,39 @@ export class EmbeddedStateStore implements StateStore {
     return this.#mutate(({ recordings }) => recordings.delete(id));
   }
 
+  async enqueueWebhook(event: WebhookEvent, targets: readonly string[]): Promise<boolean> {
+    assertWebhookEvent(event);
+    return this.#mutate(({ webhooks }) => outbox.enqueue(webhooks, event, targets, Date.now()));
+  }
+
+  /** Leases live in memory, so a claim writes nothing. */
+  claimWebhookDeliveries(options: {
+    now: number;
+    limit: number;
+    leaseMs: number;
+  }): Promise<WebhookDelivery[]> {
+    return this.#read(() => outbox.claim(this.#webhooks, this.#leases, options));
+  }
+
+  async completeWebhookDelivery(
+    delivery: WebhookDelivery,
+    outcome: WebhookOutcome,
+  ): Promise<boolean> {
+    const done = await this.#mutate(({ webhooks }) =>
+      outbox.complete(webhooks, this.#leases, delivery, outcome, Date.now()),
+    );
+    if (done) outbox.releaseLease(this.#leases, delivery);
+    return done;
+  }
+
+  listDeadWebhooks(limit = 100): Promise<DeadWebhook[]> {
+    return this.#read(() => structuredClone(this.#webhooks.dead.slice(0, limit)));
+  }
+
+  webhookOutboxStats(): Promise<WebhookOutboxStats> {
+    return this.#read(() => outbox.stats(this.#webhooks));
+  }
+
   /** Waits for pending writes, then refuses further calls. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
@@ -245,11 +294,13 @@ export class EmbeddedStateStore implements StateStore {
       const next: State = {
         streams: new Map(this.#streams),
         recordings: new Map(this.#recordings),
+        webhooks: outbox.copyOutbox(this.#webhooks),
       };
       const result = change(next);
       await writeStateFile(this.#file, next);
       this.#streams = next.streams;
       this.#recordings = next.recordings;
+      this.#webhooks = next.webhooks;
       this.#idsByKeyHash = indexByKeyHash(next.streams);
       return result;
     };
@@ -275,7 +326,7 @@ async function loadStateFile(file: string): Promise<State> {
     text = await readFile(file, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-      return { streams: new Map(), recordings: new Map() };
+      return { streams: new Map(), recordings: new Map(), webhooks: outbox.emptyOutbox() };
     }
     throw error;
   }
@@ -288,8 +339,8 @@ async function loadStateFile(file: string): Promise<State> {
   if (typeof parsed !== 'object' || parsed === null) {
     throw new CorruptStateFileError(file, 'not a JSON object');
   }
-  const { version, streams, recordings = [] } = parsed as Partial<StateFile>;
-  if (version !== STATE_FILE_VERSION && version !== 1) {
+  const { version, streams, recordings = [], webhooks } = parsed as Partial<StateFile>;
+  if (version !== STATE_FILE_VERSION && version !== 2 && version !== 1) {
     throw new CorruptStateFileError(file, `unsupported version ${String(version)}`);
   }
   if (!Array.isArray(streams)) throw new CorruptStateFileError(file, '"streams" is not a list');
@@ -313,7 +364,9 @@ async function loadStateFile(file: string): Promise<State> {
     if (!record) throw new CorruptStateFileError(file, `recording #${index} is malformed`);
     recordingsById.set(record.id, record);
   }
-  return { streams: byId, recordings: recordingsById };
+  const outboxState = outbox.fromOutboxFile(webhooks);
+  if (typeof outboxState === 'string') throw new CorruptStateFileError(file, outboxState);
+  return { streams: byId, recordings: recordingsById, webhooks: outboxState };
 }
 
 async function writeStateFile(file: string, next: State): Promise<void> {
@@ -321,6 +374,7 @@ async function writeStateFile(file: string, next: State): Promise<void> {
     version: STATE_FILE_VERSION,
     streams: [...next.streams.values()].sort(compareStreamRecords),
     recordings: [...next.recordings.values()].sort(compareRecordingsNewestFirst),
+    webhooks: outbox.toOutboxFile(next.webhooks),
   };
   // Writes are serialized per store, so one fixed temporary name is enough and never leaves
   // more than one stray file behind after a crash.

@@ -8,12 +8,20 @@
  * - `{prefix}recording:<id>`: string holding the RecordingRecord as JSON.
  * - `{prefix}recordings:<streamId>`: sorted set of the stream's recording ids by startedAt (ms).
  * - `{prefix}recordings-unfinished`: set of the ids still recording or finalizing.
+ * - The webhook outbox (WebhookOutbox.ts), one queue per (target, stream) pair `<qid>`:
+ *   `{prefix}webhook:event:<id>`: hash `json` (the event) and `pending` (queues holding it);
+ *   `{prefix}webhook:queue:<qid>`: list of event ids, oldest first;
+ *   `{prefix}webhook:q:<qid>`: hash `target`, `streamId`, `attempts`, `lastError`, `lease`
+ *   (the token of the current claim); `{prefix}webhook:due`: sorted set of queue ids by the
+ *   time their head is due (while leased: when the lease expires, so an expired lease makes
+ *   it due again); `{prefix}webhook:dead`: list of dead letters as JSON, newest first.
  *
  * Every change that touches more than one key runs as one Lua script, so the key index never
  * disagrees with the records. The rotate and delete scripts derive the old index key from the
  * stored hash, a key they cannot declare up front: fine on standalone and Sentinel Redis; on
  * Redis Cluster use a prefix with a hash tag (e.g. `{wisp}:`) so every key shares one slot.
  */
+import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { ConflictError, InvalidStateError } from '../errors.ts';
 import { createLogger, type Logger } from '../logger.ts';
@@ -40,6 +48,17 @@ import {
   toRecordingRecord,
   toStreamRecord,
 } from './records.ts';
+import {
+  MAX_DEAD_WEBHOOKS,
+  assertWebhookEvent,
+  toWebhookEvent,
+  webhookQueueId,
+  type DeadWebhook,
+  type WebhookDelivery,
+  type WebhookEvent,
+  type WebhookOutboxStats,
+  type WebhookOutcome,
+} from './WebhookOutbox.ts';
 
 export interface RedisStateStoreOptions extends RedisConnectionOptions {
   /** Prefix of every key, e.g. `wisp:`. */
@@ -126,8 +145,97 @@ redis.call('SREM', KEYS[2], ARGV[1])
 return 1
 `;
 
+/**
+ * KEYS: event key, due zset. ARGV: prefix, event id, event JSON, now, target count, then
+ * (queue id, target, stream id) per target. Returns 0 when the event is already queued.
+ */
+const ENQUEUE_WEBHOOK = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local n = tonumber(ARGV[5])
+if n == 0 then return 1 end
+redis.call('HSET', KEYS[1], 'json', ARGV[3], 'pending', n)
+for i = 0, n - 1 do
+  local qid = ARGV[6 + i * 3]
+  if redis.call('RPUSH', ARGV[1] .. 'webhook:queue:' .. qid, ARGV[2]) == 1 then
+    redis.call('HSET', ARGV[1] .. 'webhook:q:' .. qid,
+      'target', ARGV[7 + i * 3], 'streamId', ARGV[8 + i * 3], 'attempts', 0)
+    redis.call('ZADD', KEYS[2], ARGV[4], qid)
+  end
+end
+return 1
+`;
+
+/**
+ * KEYS: due zset. ARGV: prefix, now, limit, lease expiry, lease token base. Leases the heads
+ * of the due queues; returns one {queue id, target, event JSON, attempts, last error, lease}
+ * per claimed delivery.
+ */
+const CLAIM_WEBHOOKS = `
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2], 'LIMIT', 0, tonumber(ARGV[3]))
+local out = {}
+for i, qid in ipairs(ids) do
+  local qkey = ARGV[1] .. 'webhook:queue:' .. qid
+  local meta = ARGV[1] .. 'webhook:q:' .. qid
+  local eventId = redis.call('LINDEX', qkey, 0)
+  if not eventId then
+    redis.call('ZREM', KEYS[1], qid)
+    redis.call('DEL', meta)
+  else
+    local json = redis.call('HGET', ARGV[1] .. 'webhook:event:' .. eventId, 'json')
+    if not json then
+      redis.call('LPOP', qkey)
+    else
+      local lease = ARGV[5] .. ':' .. i
+      redis.call('HSET', meta, 'lease', lease)
+      redis.call('ZADD', KEYS[1], ARGV[4], qid)
+      local m = redis.call('HMGET', meta, 'target', 'attempts', 'lastError')
+      out[#out + 1] = { qid, m[1] or '', json, m[2] or '0', m[3] or '', lease }
+    end
+  end
+end
+return out
+`;
+
+/**
+ * KEYS: due zset, dead list. ARGV: prefix, queue id, lease, event id, outcome ('delivered',
+ * 'retry', 'dead'), retry at, error, now, dead-letter JSON, dead letters kept. Returns 0
+ * when the lease is not the current one.
+ */
+const COMPLETE_WEBHOOK = `
+local meta = ARGV[1] .. 'webhook:q:' .. ARGV[2]
+if redis.call('HGET', meta, 'lease') ~= ARGV[3] then return 0 end
+local qkey = ARGV[1] .. 'webhook:queue:' .. ARGV[2]
+if redis.call('LINDEX', qkey, 0) ~= ARGV[4] then return 0 end
+redis.call('HDEL', meta, 'lease')
+if ARGV[5] == 'retry' then
+  redis.call('HINCRBY', meta, 'attempts', 1)
+  redis.call('HSET', meta, 'lastError', ARGV[7])
+  redis.call('ZADD', KEYS[1], ARGV[6], ARGV[2])
+  return 1
+end
+if ARGV[5] == 'dead' then
+  redis.call('LPUSH', KEYS[2], ARGV[9])
+  redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[10]) - 1)
+end
+redis.call('LPOP', qkey)
+local ekey = ARGV[1] .. 'webhook:event:' .. ARGV[4]
+if redis.call('HINCRBY', ekey, 'pending', -1) <= 0 then redis.call('DEL', ekey) end
+if redis.call('LLEN', qkey) > 0 then
+  redis.call('HSET', meta, 'attempts', 0)
+  redis.call('HDEL', meta, 'lastError')
+  redis.call('ZADD', KEYS[1], ARGV[8], ARGV[2])
+else
+  redis.call('DEL', meta)
+  redis.call('ZREM', KEYS[1], ARGV[2])
+end
+return 1
+`;
+
 /** The Lua scripts above, registered on the connection with `defineCommand`. */
 interface ScriptCommands {
+  wispEnqueueWebhook(...keysAndArgs: (string | number)[]): Promise<number>;
+  wispClaimWebhooks(...keysAndArgs: (string | number)[]): Promise<string[][]>;
+  wispCompleteWebhook(...keysAndArgs: (string | number)[]): Promise<number>;
   wispUpdateStream(...keysAndArgs: string[]): Promise<number | string[]>;
   wispPutRecording(...keysAndArgs: (string | number)[]): Promise<number>;
   wispDeleteRecording(...keysAndArgs: string[]): Promise<number>;
@@ -171,6 +279,9 @@ export class RedisStateStore implements StateStore {
     redis.defineCommand('wispUpdateStream', { numberOfKeys: 1, lua: UPDATE_STREAM });
     redis.defineCommand('wispPutRecording', { numberOfKeys: 2, lua: PUT_RECORDING });
     redis.defineCommand('wispDeleteRecording', { numberOfKeys: 2, lua: DELETE_RECORDING });
+    redis.defineCommand('wispEnqueueWebhook', { numberOfKeys: 2, lua: ENQUEUE_WEBHOOK });
+    redis.defineCommand('wispClaimWebhooks', { numberOfKeys: 1, lua: CLAIM_WEBHOOKS });
+    redis.defineCommand('wispCompleteWebhook', { numberOfKeys: 2, lua: COMPLETE_WEBHOOK });
     log.info('redis state store connected');
     return new RedisStateStore(redis, options.prefix, log);
   }
@@ -357,6 +468,117 @@ export class RedisStateStore implements StateStore {
     return this.#closing ? Promise.resolve(false) : pingRedis(this.#redis, timeoutMs);
   }
 
+  async enqueueWebhook(event: WebhookEvent, targets: readonly string[]): Promise<boolean> {
+    this.#assertOpen();
+    assertWebhookEvent(event);
+    const unique = [...new Set(targets)];
+    const result = await this.#redis.wispEnqueueWebhook(
+      `${this.#prefix}webhook:event:${event.id}`,
+      this.#dueKey(),
+      this.#prefix,
+      event.id,
+      JSON.stringify(event),
+      Date.now(),
+      unique.length,
+      ...unique.flatMap((target) => [
+        webhookQueueId(target, event.data.streamId),
+        target,
+        event.data.streamId,
+      ]),
+    );
+    return result === 1;
+  }
+
+  async claimWebhookDeliveries(options: {
+    now: number;
+    limit: number;
+    leaseMs: number;
+  }): Promise<WebhookDelivery[]> {
+    this.#assertOpen();
+    if (options.limit <= 0) return [];
+    const rows = await this.#redis.wispClaimWebhooks(
+      this.#dueKey(),
+      this.#prefix,
+      options.now,
+      options.limit,
+      options.now + options.leaseMs,
+      randomUUID(),
+    );
+    const deliveries: WebhookDelivery[] = [];
+    for (const [queue, target, json, attempts, lastError, lease] of rows) {
+      const event = parseJson(json, toWebhookEvent);
+      if (!event) {
+        this.#log.error({ queue }, 'unreadable webhook event skipped');
+        continue;
+      }
+      deliveries.push({
+        queue,
+        target,
+        event,
+        attempts: Number(attempts) || 0,
+        ...(lastError ? { lastError } : {}),
+        lease,
+      });
+    }
+    return deliveries;
+  }
+
+  async completeWebhookDelivery(
+    delivery: WebhookDelivery,
+    outcome: WebhookOutcome,
+  ): Promise<boolean> {
+    this.#assertOpen();
+    const now = Date.now();
+    const dead: DeadWebhook | undefined =
+      outcome.kind === 'dead'
+        ? {
+            target: delivery.target,
+            event: delivery.event,
+            attempts: delivery.attempts + 1,
+            error: outcome.error,
+            deadAt: new Date(now).toISOString(),
+          }
+        : undefined;
+    const result = await this.#redis.wispCompleteWebhook(
+      this.#dueKey(),
+      `${this.#prefix}webhook:dead`,
+      this.#prefix,
+      delivery.queue,
+      delivery.lease,
+      delivery.event.id,
+      outcome.kind,
+      outcome.kind === 'retry' ? outcome.retryAt : 0,
+      outcome.kind === 'delivered' ? '' : outcome.error,
+      now,
+      dead ? JSON.stringify(dead) : '',
+      MAX_DEAD_WEBHOOKS,
+    );
+    return result === 1;
+  }
+
+  async listDeadWebhooks(limit = 100): Promise<DeadWebhook[]> {
+    this.#assertOpen();
+    const rows = await this.#redis.lrange(`${this.#prefix}webhook:dead`, 0, limit - 1);
+    return rows
+      .map((row) => parseJson(row, toDeadWebhook))
+      .filter((d): d is DeadWebhook => d !== undefined);
+  }
+
+  async webhookOutboxStats(): Promise<WebhookOutboxStats> {
+    this.#assertOpen();
+    const queues = await this.#redis.zrange(this.#dueKey(), 0, '-1');
+    const pipeline = this.#redis.pipeline();
+    for (const qid of queues) pipeline.llen(`${this.#prefix}webhook:queue:${qid}`);
+    pipeline.llen(`${this.#prefix}webhook:dead`);
+    const replies = (await pipeline.exec()) ?? [];
+    const counts = replies.map(([error, value]) => {
+      if (error) throw error;
+      return Number(value);
+    });
+    const dead = counts.pop() ?? 0;
+    return { pending: counts.reduce((a, b) => a + b, 0), dead };
+  }
+
   /** Quits the connection (waiting for pending replies). Idempotent. */
   close(): Promise<void> {
     this.#closing ??= this.#quit();
@@ -402,6 +624,10 @@ export class RedisStateStore implements StateStore {
   #unfinishedKey(): string {
     return `${this.#prefix}recordings-unfinished`;
   }
+
+  #dueKey(): string {
+    return `${this.#prefix}webhook:due`;
+  }
 }
 
 function pairs(flat: string[]): Record<string, string> {
@@ -417,4 +643,26 @@ function parseRecording(json: string | null): RecordingRecord | undefined {
   } catch {
     return undefined;
   }
+}
+
+function parseJson<T>(json: string, convert: (value: unknown) => T | undefined): T | undefined {
+  try {
+    return convert(JSON.parse(json));
+  } catch {
+    return undefined;
+  }
+}
+
+function toDeadWebhook(value: unknown): DeadWebhook | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const v = value as Record<string, unknown>;
+  const event = toWebhookEvent(v.event);
+  if (!event || typeof v.target !== 'string' || typeof v.error !== 'string') return undefined;
+  return {
+    target: v.target,
+    event,
+    attempts: typeof v.attempts === 'number' ? v.attempts : 0,
+    error: v.error,
+    deadAt: typeof v.deadAt === 'string' ? v.deadAt : '',
+  };
 }

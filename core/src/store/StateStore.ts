@@ -6,7 +6,12 @@
  *
  * Stream keys are never stored: only `keyHash` (see core/src/keys.ts), so a leaked store does
  * not leak keys.
+ *
+ * The webhook outbox (WebhookOutbox.ts) is part of the store, so events survive a restart
+ * and a cluster shares one queue.
  */
+import type { WebhookOutbox } from './WebhookOutbox.ts';
+
 export interface StreamRecord {
   /** Stable public id, used in URLs (`/whep/:id`, `/watch/:id`). */
   id: string;
@@ -65,7 +70,7 @@ export type RecordingChanges = Partial<
   Pick<RecordingRecord, 'status' | 'node' | 'endedAt' | 'durationSeconds' | 'parts' | 'error'>
 >;
 
-export interface StateStore {
+export interface StateStore extends WebhookOutbox {
   /** Creates a stream. Throws ConflictError if the id or the key hash already exists. */
   createStream(record: StreamRecord): Promise<void>;
   getStream(id: string): Promise<StreamRecord | undefined>;

@@ -47,7 +47,12 @@ describe('EmbeddedStateStore on disk', () => {
     await store.close();
     expect(await readdir(dataDir)).toEqual(['state.json']);
     const state = JSON.parse(await readFile(path.join(dataDir, 'state.json'), 'utf8'));
-    expect(state).toEqual({ version: 2, streams: [record], recordings: [] });
+    expect(state).toEqual({
+      version: 3,
+      streams: [record],
+      recordings: [],
+      webhooks: { events: [], queues: [], dead: [] },
+    });
   });
 
   it('reads a version 1 file (before recordings) and keeps its streams', async () => {
@@ -60,6 +65,19 @@ describe('EmbeddedStateStore on disk', () => {
     const store = await EmbeddedStateStore.create({ dataDir });
     expect(await store.listStreams()).toEqual([record]);
     expect(await store.listUnfinishedRecordings()).toEqual([]);
+    await store.close();
+  });
+
+  it('reads a version 2 file (before the webhook outbox) with an empty outbox', async () => {
+    const dataDir = await tempDir();
+    const record = makeRecord({ name: 'from v2' });
+    await writeFile(
+      path.join(dataDir, 'state.json'),
+      JSON.stringify({ version: 2, streams: [record], recordings: [] }),
+    );
+    const store = await EmbeddedStateStore.create({ dataDir });
+    expect(await store.listStreams()).toEqual([record]);
+    expect(await store.webhookOutboxStats()).toEqual({ pending: 0, dead: 0 });
     await store.close();
   });
 
@@ -79,6 +97,11 @@ describe('EmbeddedStateStore on disk', () => {
     ['a non-object', '42', /not a JSON object/],
     ['an unknown version', '{"version": 99, "streams": []}', /unsupported version 99/],
     ['a malformed record', '{"version": 1, "streams": [{"id": 1}]}', /stream #0 is malformed/],
+    [
+      'a malformed webhook outbox',
+      '{"version": 3, "streams": [], "webhooks": {"events": [{}], "queues": [], "dead": []}}',
+      /webhook event #0 is malformed/,
+    ],
   ])('refuses a state file holding %s, naming the file', async (_label, content, reason) => {
     const dataDir = await tempDir();
     const file = path.join(dataDir, 'state.json');

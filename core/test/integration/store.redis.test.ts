@@ -5,7 +5,7 @@ import { hashStreamKey } from '../../src/keys.ts';
 import { createStateStore } from '../../src/store/index.ts';
 import { RedisStateStore } from '../../src/store/RedisStateStore.ts';
 import { startRedisServer, type RunningRedisServer } from '../support/redisServer.ts';
-import { describeStateStore, makeRecord } from '../support/storeSuite.ts';
+import { describeStateStore, makeRecord, makeWebhookEvent } from '../support/storeSuite.ts';
 import { configureLogging } from '../../src/logger.ts';
 
 configureLogging('warn');
@@ -61,6 +61,38 @@ describe('RedisStateStore on Redis', () => {
       expect(await redis.get(`${prefix}streamkey:${newHash}`)).toBe(record.id);
 
       await store.deleteStream(record.id);
+      expect(await redis.keys(`${prefix}*`)).toEqual([]);
+    } finally {
+      redis.disconnect();
+      await store.close();
+    }
+  });
+
+  it('keeps the webhook outbox in its documented keys and leaves none once delivered', async () => {
+    const prefix = uniquePrefix();
+    const store = await RedisStateStore.create({ url: server.url, prefix });
+    const redis = new Redis(server.url);
+    try {
+      const event = makeWebhookEvent('s1');
+      await store.enqueueWebhook(event, ['http://127.0.0.1:9/hook']);
+      const keys = (await redis.keys(`${prefix}*`)).sort();
+      expect(
+        keys.map((k) => k.slice(prefix.length).replace(/:[0-9a-f]{16}:/, ':<target>:')),
+      ).toEqual([
+        `webhook:due`,
+        `webhook:event:${event.id}`,
+        `webhook:q:<target>:s1`,
+        `webhook:queue:<target>:s1`,
+      ]);
+      expect(JSON.parse((await redis.hget(`${prefix}webhook:event:${event.id}`, 'json'))!)).toEqual(
+        event,
+      );
+      const [delivery] = await store.claimWebhookDeliveries({
+        now: Date.now() + 1,
+        limit: 1,
+        leaseMs: 1000,
+      });
+      await store.completeWebhookDelivery(delivery, { kind: 'delivered' });
       expect(await redis.keys(`${prefix}*`)).toEqual([]);
     } finally {
       redis.disconnect();

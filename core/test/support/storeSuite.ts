@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ConflictError } from '../../src/errors.ts';
 import { generateStreamId, generateStreamKey, hashStreamKey } from '../../src/keys.ts';
 import type { RecordingRecord, StateStore, StreamRecord } from '../../src/store/StateStore.ts';
+import type { WebhookEvent } from '../../src/store/WebhookOutbox.ts';
 
 export interface StateStoreFactory {
   /** A fresh, empty store on new underlying data (a new directory, a new key prefix). */
@@ -43,6 +44,16 @@ export function makeRecording(
     parts: 1,
     updatedAt: at(seconds),
     ...overrides,
+  };
+}
+
+/** A webhook event of `streamId` with a fresh id. */
+export function makeWebhookEvent(streamId: string, type = 'stream.started'): WebhookEvent {
+  return {
+    id: `msg_${generateStreamId()}`,
+    type,
+    timestamp: new Date().toISOString(),
+    data: { streamId, note: 'Café 🎥 "quoted"' },
   };
 }
 
@@ -365,6 +376,164 @@ export function describeStateStore(name: string, factory: StateStoreFactory): vo
       await expect(
         reopened.updateRecording(old.id, { status: 'done' as never }),
       ).rejects.toBeInstanceOf(TypeError);
+    });
+
+    describe('webhook outbox', () => {
+      const A = 'http://127.0.0.1:9/a';
+      const B = 'http://127.0.0.1:9/b';
+      const claimAll = (store: StateStore, now = Date.now() + 1, leaseMs = 60_000) =>
+        store.claimWebhookDeliveries({ now, limit: 100, leaseMs });
+
+      it('queues an event per target and leases each delivery to one claimer', async () => {
+        const store = await fresh();
+        const event = makeWebhookEvent('s1');
+        expect(await store.enqueueWebhook(event, [A, B, A])).toBe(true);
+        expect(await store.webhookOutboxStats()).toEqual({ pending: 2, dead: 0 });
+        const claimed = await claimAll(store);
+        expect(claimed.map((d) => d.target).sort()).toEqual([A, B]);
+        for (const delivery of claimed) {
+          expect(delivery.event).toEqual(event);
+          expect(delivery.attempts).toBe(0);
+        }
+        expect(await claimAll(store)).toEqual([]);
+        for (const delivery of claimed) {
+          expect(await store.completeWebhookDelivery(delivery, { kind: 'delivered' })).toBe(true);
+        }
+        expect(await store.webhookOutboxStats()).toEqual({ pending: 0, dead: 0 });
+        expect(await claimAll(store, Date.now() + 120_000)).toEqual([]);
+      });
+
+      it('is idempotent on the event id and refuses a malformed event', async () => {
+        const store = await fresh();
+        const event = makeWebhookEvent('s1');
+        expect(await store.enqueueWebhook(event, [A])).toBe(true);
+        expect(await store.enqueueWebhook({ ...event, type: 'other' }, [A])).toBe(false);
+        expect(await store.webhookOutboxStats()).toMatchObject({ pending: 1 });
+        const bad = { ...makeWebhookEvent('s1'), data: {} } as unknown as WebhookEvent;
+        await expect(store.enqueueWebhook(bad, [A])).rejects.toBeInstanceOf(TypeError);
+      });
+
+      it("delivers a stream's events to a target in order, other streams meanwhile", async () => {
+        const store = await fresh();
+        const [first, second] = [makeWebhookEvent('s1'), makeWebhookEvent('s1', 'stream.ended')];
+        const other = makeWebhookEvent('s2');
+        for (const event of [first, second, other]) await store.enqueueWebhook(event, [A]);
+        const batch = await claimAll(store);
+        expect(batch.map((d) => d.event.id).sort()).toEqual([first.id, other.id].sort());
+        // The second event of s1 waits for the first: when the leases expire, the heads are
+        // claimed again, never the event behind one.
+        const expired = await claimAll(store, Date.now() + 120_000);
+        expect(expired.map((d) => d.event.id).sort()).toEqual([first.id, other.id].sort());
+        const head = expired.find((d) => d.event.id === first.id)!;
+        expect(await store.completeWebhookDelivery(head, { kind: 'delivered' })).toBe(true);
+        const next = await claimAll(store);
+        expect(next.map((d) => d.event.id)).toEqual([second.id]);
+      });
+
+      it('retries at the given time with the attempt count and the last error', async () => {
+        const store = await fresh();
+        const event = makeWebhookEvent('s1');
+        const later = makeWebhookEvent('s1', 'stream.ended');
+        await store.enqueueWebhook(event, [A]);
+        await store.enqueueWebhook(later, [A]);
+        const [delivery] = await claimAll(store);
+        const retryAt = Date.now() + 5000;
+        expect(
+          await store.completeWebhookDelivery(delivery, {
+            kind: 'retry',
+            retryAt,
+            error: 'HTTP 503',
+          }),
+        ).toBe(true);
+        expect(await claimAll(store, retryAt - 1)).toEqual([]);
+        const [again] = await claimAll(store, retryAt);
+        expect(again).toMatchObject({ attempts: 1, lastError: 'HTTP 503' });
+        expect(again.event).toEqual(event);
+        // Given up: dead-lettered, and the stream's next event is due with a fresh count.
+        await store.completeWebhookDelivery(again, { kind: 'dead', error: 'HTTP 410' });
+        const dead = await store.listDeadWebhooks();
+        expect(dead).toHaveLength(1);
+        expect(dead[0]).toMatchObject({ target: A, attempts: 2, error: 'HTTP 410', event });
+        expect(Date.parse(dead[0].deadAt)).not.toBeNaN();
+        const [next] = await claimAll(store);
+        expect(next).toMatchObject({ attempts: 0, event: later });
+        expect(next.lastError).toBeUndefined();
+        expect(await store.webhookOutboxStats()).toEqual({ pending: 1, dead: 1 });
+      });
+
+      it('moves an expired lease to the next claimer and refuses the old one', async () => {
+        const store = await fresh();
+        await store.enqueueWebhook(makeWebhookEvent('s1'), [A]);
+        const now = Date.now() + 1;
+        const [first] = await store.claimWebhookDeliveries({ now, limit: 10, leaseMs: 100 });
+        expect(
+          await store.claimWebhookDeliveries({ now: now + 50, limit: 10, leaseMs: 100 }),
+        ).toEqual([]);
+        const [second] = await store.claimWebhookDeliveries({
+          now: now + 100,
+          limit: 10,
+          leaseMs: 100,
+        });
+        expect(second.event.id).toBe(first.event.id);
+        expect(second.lease).not.toBe(first.lease);
+        expect(await store.completeWebhookDelivery(first, { kind: 'delivered' })).toBe(false);
+        expect(await store.webhookOutboxStats()).toMatchObject({ pending: 1 });
+        expect(await store.completeWebhookDelivery(second, { kind: 'delivered' })).toBe(true);
+        expect(await store.webhookOutboxStats()).toMatchObject({ pending: 0 });
+      });
+
+      it('never hands out a delivery again while its completion is being written', async () => {
+        const store = await fresh();
+        const [first, second] = [makeWebhookEvent('s1'), makeWebhookEvent('s1', 'stream.ended')];
+        await store.enqueueWebhook(first, [A]);
+        await store.enqueueWebhook(second, [A]);
+        const [delivery] = await claimAll(store);
+        let done = false;
+        const completing = store
+          .completeWebhookDelivery(delivery, { kind: 'delivered' })
+          .finally(() => (done = true));
+        const during: string[] = [];
+        while (!done) {
+          for (const d of await claimAll(store)) during.push(d.event.id);
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+        expect(await completing).toBe(true);
+        // Only the next event can have been claimed, once the first was delivered.
+        expect(during.filter((id) => id === first.id)).toEqual([]);
+      });
+
+      it('hands each due delivery to exactly one of concurrent claimers', async () => {
+        const store = await fresh();
+        const events = Array.from({ length: 20 }, (_, i) => makeWebhookEvent(`s${i}`));
+        for (const event of events) await store.enqueueWebhook(event, [A]);
+        const now = Date.now() + 1;
+        const batches = await Promise.all(
+          Array.from({ length: 5 }, () =>
+            store.claimWebhookDeliveries({ now, limit: 6, leaseMs: 60_000 }),
+          ),
+        );
+        const ids = batches.flat().map((d) => d.event.id);
+        expect(ids).toHaveLength(20);
+        expect(new Set(ids).size).toBe(20);
+      });
+
+      it('keeps pending events and dead letters across a reopen', async () => {
+        const store = await fresh();
+        const [kept, dropped] = [makeWebhookEvent('s1'), makeWebhookEvent('s2')];
+        await store.enqueueWebhook(kept, [A, B]);
+        await store.enqueueWebhook(dropped, [A]);
+        const claimed = await claimAll(store, Date.now() + 1, 1000);
+        const drop = claimed.find((d) => d.event.id === dropped.id)!;
+        await store.completeWebhookDelivery(drop, { kind: 'dead', error: 'HTTP 404' });
+        await store.close();
+        const reopened = await reopen();
+        expect(await reopened.webhookOutboxStats()).toEqual({ pending: 2, dead: 1 });
+        expect((await reopened.listDeadWebhooks())[0].event).toEqual(dropped);
+        // Claimed before the "restart" and never completed: due again once the lease is over.
+        const again = await claimAll(reopened, Date.now() + 1001);
+        expect(again.map((d) => d.target).sort()).toEqual([A, B]);
+        for (const delivery of again) expect(delivery.event).toEqual(kept);
+      });
     });
   });
 }

@@ -2,6 +2,7 @@
  * WHIP endpoint (RFC 9725): `POST /whip` with the stream key as Bearer token creates a
  * session at `/whip/:sessionId`. Mounted at the root of the server app.
  */
+import { getConnInfo } from '@hono/node-server/conninfo';
 import { Hono, type Context } from 'hono';
 import {
   onError,
@@ -76,7 +77,10 @@ export function createWhipRoutes(options: WhipRoutesOptions): Hono {
             }),
           }
         : bearer;
-    const session = await ingest.publish(credential, sdp);
+    const session = await ingest.publish(credential, sdp, {
+      remoteAddress: remoteAddressOf(c),
+      userAgent: c.req.header('user-agent') ?? null,
+    });
     // Absolute Location: OBS, GStreamer and some players mishandle relative ones (§R.1).
     c.header('Location', `${publicUrl}/whip/${session.id}`);
     c.header('ETag', session.peer.etag);
@@ -107,4 +111,13 @@ export function createWhipRoutes(options: WhipRoutesOptions): Hono {
   });
   app.all('/whip/:sessionId', (c) => methodNotAllowed(c, 'session'));
   return app;
+}
+
+/** The TCP peer of the request (null when the app is not served by Node's HTTP server). */
+function remoteAddressOf(c: Context): string | null {
+  try {
+    return getConnInfo(c).remote.address ?? null;
+  } catch {
+    return null;
+  }
 }

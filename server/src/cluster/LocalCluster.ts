@@ -77,6 +77,9 @@ const ROLES_OF: Record<LocalNodeKind, string> = {
 export class LocalCluster {
   readonly adminToken = randomBytes(18).toString('base64url');
   readonly secret = randomBytes(24).toString('base64url');
+  /** Every node's WEBHOOK_SECRET (the caller's, else generated: split nodes need one). */
+  readonly webhookSecret =
+    process.env.WEBHOOK_SECRET || `whsec_${randomBytes(32).toString('base64')}`;
   readonly nodes = new Map<string, LocalNode>();
   readonly redis: LocalRedis;
   readonly frontDoor: string;
@@ -141,6 +144,7 @@ export class LocalCluster {
     const env: Record<string, string> = {
       ...pickEnv(process.env),
       LOG_LEVEL: 'warn',
+      WEBHOOK_SECRET: this.webhookSecret,
       ...this.#options.env,
       ROLES: ROLES_OF[spec.kind],
       NODE_ID: spec.id,

@@ -51,6 +51,9 @@ const lines = [
   `front door: ${cluster.frontDoor}`,
   `admin token: ${cluster.adminToken}`,
   `redis: ${cluster.redis.url}`,
+  ...(process.env.WEBHOOK_URLS || process.env.PUBLISH_HOOK_URL
+    ? [`webhook secret: ${cluster.webhookSecret}`]
+    : []),
   ...[...cluster.nodes.values()].map(
     (n) => `node ${n.spec.id} (${n.spec.kind}): ${n.url} pid ${n.process.pid}`,
   ),
