@@ -21,6 +21,7 @@ import { parseArgs } from 'node:util';
 import { LocalCluster, type LocalNode } from '@wisp/server';
 import { sdpFixture } from '../../../server/test/support/fixtures.ts';
 import { WrtcPublisher } from '../peers/WrtcPublisher.ts';
+import { waitUntil } from '../peers/timing.ts';
 
 const { values } = parseArgs({
   options: {
@@ -33,18 +34,6 @@ const concurrency = Number(values.concurrency);
 const POLICIES = ['least-used', 'packing', 'round-robin', 'random'] as const;
 const EDGES = ['edge-1', 'edge-2', 'edge-3'];
 const offer = sdpFixture('w1-whep-browser');
-
-async function waitUntil(
-  condition: () => Promise<boolean>,
-  timeoutMs: number,
-  what: string,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
 
 interface Scenario {
   name: string;
@@ -111,6 +100,7 @@ async function runPolicy(
     async () => (await edgeViewers(cluster)).reduce((a, b) => a + b, 0) === sessions.length,
     15_000,
     'the registry to show every session',
+    200,
   );
   return { policy: '', perEdge: await edgeViewers(cluster), refused, errors, seconds, sessions };
 }
@@ -166,6 +156,7 @@ for (const scenario of scenarios) {
       },
       15_000,
       'every stream live',
+      200,
     );
     const outcomes: Outcome[] = [];
     for (const policy of POLICIES) {
@@ -179,6 +170,7 @@ for (const scenario of scenarios) {
         async () => (await edgeViewers(cluster)).every((v) => v === 0),
         15_000,
         'the edges to empty',
+        200,
       );
     }
     report.push(

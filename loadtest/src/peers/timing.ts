@@ -21,17 +21,18 @@ export async function withTimeout<T>(
 }
 
 /**
- * Polls `condition` every `intervalMs` until it returns true, or rejects with a
- * `PeerTimeoutError`. Used where the native libraries offer callbacks but no promises.
+ * Polls `condition` (sync, or async such as an HTTP check) every `intervalMs` until it returns
+ * true, or rejects with a `PeerTimeoutError`. Used where the native libraries offer callbacks
+ * but no promises, and by the benchmarks to wait on a cluster's registry.
  */
 export async function waitUntil(
-  condition: () => boolean,
+  condition: () => boolean | Promise<boolean>,
   timeoutMs: number,
   what: string,
   intervalMs = 20,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
+  while (!(await condition())) {
     if (Date.now() >= deadline) throw new PeerTimeoutError(what, timeoutMs);
     await sleep(Math.min(intervalMs, Math.max(1, deadline - Date.now())));
   }
