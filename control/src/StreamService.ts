@@ -19,7 +19,10 @@ import {
   type StreamKeyResolver,
   type StreamRecord,
   type StreamView,
+  type StreamVisibility,
   type UpdateStreamRequest,
+  type ViewerTokenView,
+  type ViewerTokens,
 } from '@wisp/core';
 import { MAX_STREAM_KEY_LENGTH, isStreamId, normalizeStreamName } from './validation.ts';
 
@@ -31,6 +34,8 @@ export interface StreamServiceOptions {
   live: LiveStatusProvider;
   /** Whether a stream without its own `record` setting is recorded (`RECORDINGS`). Default true. */
   recordByDefault?: boolean;
+  /** Signs the viewer tokens of private streams; without it none can be issued. */
+  viewerTokens?: ViewerTokens;
 }
 
 export interface StreamServiceEvents extends Record<string, unknown> {
@@ -48,6 +53,7 @@ export class StreamService
   readonly #store: StateStore;
   readonly #live: LiveStatusProvider;
   readonly #recordByDefault: boolean;
+  readonly #viewerTokens: ViewerTokens | undefined;
   readonly #log: Logger;
 
   constructor(options: StreamServiceOptions) {
@@ -56,11 +62,15 @@ export class StreamService
     this.#store = options.store;
     this.#live = options.live;
     this.#recordByDefault = options.recordByDefault ?? true;
+    this.#viewerTokens = options.viewerTokens;
     this.#log = createLogger('StreamService');
   }
 
   /** Creates a stream with a fresh key. The returned view is the only one carrying the key. */
-  async create(name: string, options: { record?: boolean } = {}): Promise<StreamView> {
+  async create(
+    name: string,
+    options: { record?: boolean; visibility?: StreamVisibility } = {},
+  ): Promise<StreamView> {
     const now = new Date().toISOString();
     const streamKey = generateStreamKey();
     const record: StreamRecord = {
@@ -70,6 +80,7 @@ export class StreamService
       createdAt: now,
       updatedAt: now,
       ...(options.record === undefined ? {} : { record: options.record }),
+      visibility: options.visibility ?? 'public',
     };
     await this.#store.createStream(record);
     this.#log.info({ streamId: record.id }, 'stream created');
@@ -98,7 +109,27 @@ export class StreamService
     return this.#view(record, streamKey);
   }
 
-  /** Changes the stream's name or recording setting. */
+  /**
+   * A viewer token for the stream, valid `ttlSeconds` (ViewerTokens). Issued for public
+   * streams too, so a link handed out keeps working when the stream is made private.
+   */
+  async issueViewerToken(id: string, ttlSeconds: number): Promise<ViewerTokenView> {
+    const record = await this.#require(id);
+    if (!this.#viewerTokens) throw new Error('no viewer token signer is configured');
+    const { token, expiresAt } = await this.#viewerTokens.issue(record.id, ttlSeconds);
+    this.#log.info({ streamId: id, ttlSeconds }, 'viewer token issued');
+    const path = encodeURIComponent(record.id);
+    const query = `?token=${encodeURIComponent(token)}`;
+    return {
+      streamId: record.id,
+      token,
+      expiresAt: new Date(expiresAt * 1000).toISOString(),
+      playerUrl: `${this.publicUrl}/watch/${path}${query}`,
+      embedUrl: `${this.publicUrl}/embed/${path}${query}`,
+    };
+  }
+
+  /** Changes the stream's name, recording setting or visibility. */
   async update(id: string, changes: UpdateStreamRequest): Promise<StreamView> {
     const record = isStreamId(id) ? await this.#store.updateStream(id, changes) : undefined;
     if (!record) throw notFound(id);
@@ -130,8 +161,13 @@ export class StreamService
   }
 
   async streamExists(streamId: string): Promise<boolean> {
-    if (!isStreamId(streamId)) return false;
-    return (await this.#store.getStream(streamId)) !== undefined;
+    return (await this.streamVisibility(streamId)) !== undefined;
+  }
+
+  async streamVisibility(streamId: string): Promise<StreamVisibility | undefined> {
+    if (!isStreamId(streamId)) return undefined;
+    const record = await this.#store.getStream(streamId);
+    return record && (record.visibility ?? 'public');
   }
 
   async #require(id: string): Promise<StreamRecord> {
@@ -151,6 +187,7 @@ export class StreamService
       playerUrl: `${this.publicUrl}/watch/${id}`,
       live,
       record: record.record ?? this.#recordByDefault,
+      visibility: record.visibility ?? 'public',
       createdAt: record.createdAt,
       updatedAt: record.updatedAt,
     };

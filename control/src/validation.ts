@@ -1,5 +1,12 @@
 /** Validation of API input: pure functions that throw ValidationError (400). */
-import { ValidationError, type CreateStreamRequest, type UpdateStreamRequest } from '@wisp/core';
+import {
+  DEFAULT_VIEWER_TOKEN_TTL_SECONDS,
+  MAX_VIEWER_TOKEN_TTL_SECONDS,
+  ValidationError,
+  type CreateStreamRequest,
+  type StreamVisibility,
+  type UpdateStreamRequest,
+} from '@wisp/core';
 
 /** Longest accepted stream name, in Unicode code points after trimming. */
 export const MAX_STREAM_NAME_LENGTH = 100;
@@ -38,6 +45,7 @@ export function parseCreateStreamRequest(body: unknown): CreateStreamRequest {
     }
     request.record = members.record;
   }
+  if (members.visibility !== undefined) request.visibility = parseVisibility(members.visibility);
   return request;
 }
 
@@ -52,10 +60,42 @@ export function parseUpdateStreamRequest(body: unknown): UpdateStreamRequest {
     }
     request.record = members.record;
   }
-  if (request.name === undefined && request.record === undefined) {
-    throw new ValidationError('nothing to change: give "name" or "record"');
+  if (members.visibility !== undefined) request.visibility = parseVisibility(members.visibility);
+  if (
+    request.name === undefined &&
+    request.record === undefined &&
+    request.visibility === undefined
+  ) {
+    throw new ValidationError('nothing to change: give "name", "record" or "visibility"');
   }
   return request;
+}
+
+function parseVisibility(value: unknown): StreamVisibility {
+  if (value !== 'public' && value !== 'private') {
+    throw new ValidationError('"visibility" must be "public" or "private"');
+  }
+  return value;
+}
+
+/**
+ * The lifetime asked for in `POST /api/streams/:id/viewer-tokens`: the body may be empty
+ * (one hour) or `{"ttlSeconds": n}` with n from 1 s to 30 days.
+ */
+export function parseViewerTokenTtl(body: unknown): number {
+  const value = body === undefined ? undefined : jsonObject(body).ttlSeconds;
+  if (value === undefined) return DEFAULT_VIEWER_TOKEN_TTL_SECONDS;
+  if (
+    typeof value !== 'number' ||
+    !Number.isInteger(value) ||
+    value < 1 ||
+    value > MAX_VIEWER_TOKEN_TTL_SECONDS
+  ) {
+    throw new ValidationError(
+      `"ttlSeconds" must be a whole number of seconds from 1 to ${MAX_VIEWER_TOKEN_TTL_SECONDS}`,
+    );
+  }
+  return value;
 }
 
 function jsonObject(body: unknown): Record<string, unknown> {

@@ -1,15 +1,38 @@
 /** HTTP bodies of the public API (docs/api.md). Extend, don't rename. */
+import type { StreamVisibility } from './store/StateStore.ts';
 
 export interface CreateStreamRequest {
   name: string;
   /** Record this stream's broadcasts; absent: the platform default (`RECORDINGS`). */
   record?: boolean;
+  /** `public` (the default) or `private`: watching needs a viewer token. */
+  visibility?: StreamVisibility;
 }
 
 /** `PATCH /api/streams/:id`: only the members given change; `record: null` = the default. */
 export interface UpdateStreamRequest {
   name?: string;
   record?: boolean | null;
+  visibility?: StreamVisibility;
+}
+
+/** `POST /api/streams/:id/viewer-tokens`. */
+export interface CreateViewerTokenRequest {
+  /** How long the token is valid, in seconds; absent: one hour. */
+  ttlSeconds?: number;
+}
+
+/** A viewer token for a private stream, and the URLs that carry it. */
+export interface ViewerTokenView {
+  streamId: string;
+  /** The JWT: `Authorization: Bearer <token>` on `POST /whep/:id`, or `?token=`. */
+  token: string;
+  /** ISO-8601: when the token stops being accepted for new sessions. */
+  expiresAt: string;
+  /** `{PUBLIC_URL}/watch/:id?token=<token>`: the link to hand a viewer. */
+  playerUrl: string;
+  /** `{PUBLIC_URL}/embed/:id?token=<token>`: the iframe form. */
+  embedUrl: string;
 }
 
 /** A stream as the API shows it. `streamKey` appears only on create and rotate. */
@@ -22,6 +45,8 @@ export interface StreamView {
   live: boolean;
   /** Whether broadcasts are recorded: the stream's own setting, else the platform default. */
   record: boolean;
+  /** `public`: anyone with the link watches; `private`: a viewer token is needed. */
+  visibility: StreamVisibility;
   createdAt: string;
   updatedAt: string;
   /** What the SFU receives from the publisher; only while `live`. */
@@ -113,4 +138,6 @@ export interface StreamKeyResolver {
 /** What the egress needs: does this stream id exist at all (to tell 404 from 409). */
 export interface StreamDirectory {
   streamExists(streamId: string): Promise<boolean>;
+  /** Who may watch the stream; undefined when it does not exist. */
+  streamVisibility(streamId: string): Promise<StreamVisibility | undefined>;
 }

@@ -15,6 +15,7 @@ export * from './http.ts';
 export * from './store/index.ts';
 export * from './mutex.ts';
 export * from './tickets.ts';
+export * from './viewerTokens.ts';
 export * from './internalClient.ts';
 export * from './whipwhep.ts';
 export * from './cluster/index.ts';

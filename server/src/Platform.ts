@@ -11,6 +11,7 @@ import { serve, type ServerType } from '@hono/node-server';
 import { Hono } from 'hono';
 import {
   ClusterAuth,
+  ViewerTokens,
   InternalCallError,
   InternalClient,
   Metrics,
@@ -191,10 +192,12 @@ export class Platform {
       const metrics = config.metrics.enabled ? new Metrics() : undefined;
       let media: MediaParts | undefined;
       // Any node can resolve keys and tell streams apart: the records are in the shared store.
+      const viewerTokens = new ViewerTokens({ secret: config.cluster.secret });
       const streams = new StreamService({
         store,
         publicUrl: config.http.publicUrl,
         recordByDefault: config.recording.defaultOn,
+        viewerTokens,
         live: {
           isLive: (id) => isLive(id, media, cluster),
           mediaStatus: (id) => mediaStatusOf(id, { media, cluster, client, config }),

@@ -14,7 +14,11 @@ import {
   type NodeView,
 } from '@wisp/core';
 import type { StreamService } from '../StreamService.ts';
-import { parseCreateStreamRequest, parseUpdateStreamRequest } from '../validation.ts';
+import {
+  parseCreateStreamRequest,
+  parseUpdateStreamRequest,
+  parseViewerTokenTtl,
+} from '../validation.ts';
 
 export interface ControlRoutesOptions {
   service: StreamService;
@@ -36,8 +40,8 @@ export function createControlRoutes(options: ControlRoutesOptions): Hono {
   const guard = [noStore, adminAuth(options.adminToken)] as const;
 
   app.post('/streams', ...guard, async (c) => {
-    const { name, record } = parseCreateStreamRequest(await readJsonBody(c, maxJsonBytes));
-    const view = await service.create(name, record === undefined ? {} : { record });
+    const { name, ...options } = parseCreateStreamRequest(await readJsonBody(c, maxJsonBytes));
+    const view = await service.create(name, options);
     c.header('Location', `${service.publicUrl}/api/streams/${encodeURIComponent(view.id)}`);
     return c.json(view, 201);
   });
@@ -62,6 +66,18 @@ export function createControlRoutes(options: ControlRoutesOptions): Hono {
   app.post('/streams/:id/key', ...guard, async (c) =>
     c.json(await service.rotateKey(c.req.param('id'))),
   );
+
+  app.post('/streams/:id/viewer-tokens', ...guard, async (c) => {
+    // The body is optional: none (or an empty one) asks for the default lifetime.
+    const hasBody =
+      c.req.header('content-type') !== undefined ||
+      c.req.header('transfer-encoding') !== undefined ||
+      (c.req.header('content-length') ?? '0') !== '0';
+    const ttlSeconds = parseViewerTokenTtl(
+      hasBody ? await readJsonBody(c, maxJsonBytes) : undefined,
+    );
+    return c.json(await service.issueViewerToken(c.req.param('id'), ttlSeconds), 201);
+  });
 
   app.delete('/streams/:id', ...guard, async (c) => {
     await service.delete(c.req.param('id'));

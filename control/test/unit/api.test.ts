@@ -12,6 +12,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import {
   EmbeddedStateStore,
   RedisStateStore,
+  ViewerTokens,
   configureLogging,
   type LiveStatusProvider,
   type StateStore,
@@ -111,6 +112,8 @@ function redisBackend(): Backend {
   };
 }
 
+const tokens = new ViewerTokens({ secret: 'cluster secret for the tests' });
+
 describe.each([embeddedBackend(), redisBackend()])('stream-key API on $name', (backend) => {
   const stores: StateStore[] = [];
   let store: StateStore;
@@ -121,7 +124,12 @@ describe.each([embeddedBackend(), redisBackend()])('stream-key API on $name', (b
   function open(s: StateStore) {
     stores.push(s);
     const l = new LiveSet();
-    const svc = new StreamService({ store: s, publicUrl: `${PUBLIC_URL}/`, live: l });
+    const svc = new StreamService({
+      store: s,
+      publicUrl: `${PUBLIC_URL}/`,
+      live: l,
+      viewerTokens: tokens,
+    });
     const routes = createControlRoutes({
       service: svc,
       adminToken: ADMIN_TOKEN,
@@ -187,6 +195,7 @@ describe.each([embeddedBackend(), redisBackend()])('stream-key API on $name', (b
         playerUrl: `${PUBLIC_URL}/watch/${view.id}`,
         live: false,
         record: true,
+        visibility: 'public',
         createdAt: expect.any(String),
         updatedAt: view.createdAt,
       });
@@ -368,6 +377,84 @@ describe.each([embeddedBackend(), redisBackend()])('stream-key API on $name', (b
         body: JSON.stringify({ name: 'quiet', record: 1 }),
       });
       await expectProblem(bad, 400, 'Bad Request');
+    });
+  });
+
+  describe('visibility and viewer tokens', () => {
+    it('takes visibility on create and by PATCH, kept across a restart', async () => {
+      const res = await request('POST', '/streams', {
+        headers: json,
+        body: JSON.stringify({ name: 'members only', visibility: 'private', record: false }),
+      });
+      const created = (await res.json()) as StreamView;
+      expect(created).toMatchObject({ visibility: 'private', record: false });
+      expect(await service.streamVisibility(created.id)).toBe('private');
+      const patch = (body: unknown) =>
+        request('PATCH', `/streams/${created.id}`, { headers: json, body: JSON.stringify(body) });
+      expect(await (await patch({ visibility: 'public' })).json()).toMatchObject({
+        visibility: 'public',
+        record: false,
+      });
+      await expectProblem(await patch({ visibility: 'hidden' }), 400, 'Bad Request');
+      await patch({ visibility: 'private' });
+      const again = open(await backend.reopen());
+      expect(await again.service.get(created.id)).toMatchObject({ visibility: 'private' });
+      expect(await service.streamVisibility('unknownid12345678')).toBeUndefined();
+      const bad = await request('POST', '/streams', {
+        headers: json,
+        body: JSON.stringify({ name: 'x', visibility: 'PRIVATE' }),
+      });
+      await expectProblem(bad, 400, 'Bad Request');
+    });
+
+    it('issues a viewer token that verifies for that stream only, with the links that carry it', async () => {
+      const [mine, other] = [await createStream('mine'), await createStream('other')];
+      const res = await request('POST', `/streams/${mine.id}/viewer-tokens`, {
+        headers: json,
+        body: JSON.stringify({ ttlSeconds: 120 }),
+      });
+      expect(res.status).toBe(201);
+      expect(res.headers.get('cache-control')).toBe('no-store');
+      const view = (await res.json()) as Record<string, string>;
+      const query = `?token=${encodeURIComponent(view.token)}`;
+      expect(view).toEqual({
+        streamId: mine.id,
+        token: expect.stringMatching(/^[\w-]+\.[\w-]+\.[\w-]+$/),
+        expiresAt: expect.any(String),
+        playerUrl: `${PUBLIC_URL}/watch/${mine.id}${query}`,
+        embedUrl: `${PUBLIC_URL}/embed/${mine.id}${query}`,
+      });
+      const ttl = Date.parse(view.expiresAt) - Date.now();
+      expect(ttl).toBeGreaterThan(110_000);
+      expect(ttl).toBeLessThanOrEqual(121_000);
+      await expect(tokens.verify(view.token, mine.id)).resolves.toBeUndefined();
+      await expect(tokens.verify(view.token, other.id)).rejects.toMatchObject({ status: 403 });
+
+      // No body at all: the default hour.
+      const plain = await request('POST', `/streams/${mine.id}/viewer-tokens`);
+      expect(plain.status).toBe(201);
+      const hour = Date.parse(((await plain.json()) as { expiresAt: string }).expiresAt);
+      expect(hour - Date.now()).toBeGreaterThan(3590_000);
+    });
+
+    it('refuses bad token requests with a problem, and unknown streams with 404', async () => {
+      const created = await createStream();
+      const ask = (body: string, headers: Record<string, string> = json) =>
+        request('POST', `/streams/${created.id}/viewer-tokens`, { headers, body });
+      for (const ttl of [0, -5, 1.5, '60', 30 * 24 * 3600 + 1, null]) {
+        await expectProblem(await ask(JSON.stringify({ ttlSeconds: ttl })), 400, 'Bad Request');
+      }
+      await expectProblem(await ask('[1]'), 400, 'Bad Request');
+      await expectProblem(await ask('{"ttlSeconds": 60}', auth), 415, 'Unsupported Media Type');
+      await expectProblem(
+        await request('POST', '/streams/unknownid12345678/viewer-tokens'),
+        404,
+        'Not Found',
+      );
+      const anonymous = await app.request(`/streams/${created.id}/viewer-tokens`, {
+        method: 'POST',
+      });
+      expect(anonymous.status).toBe(401);
     });
   });
 

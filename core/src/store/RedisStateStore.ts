@@ -65,12 +65,16 @@ export interface RedisStateStoreOptions extends RedisConnectionOptions {
   prefix: string;
 }
 
-/** KEYS: stream hash, key index entry, streams zset. ARGV: id, name, keyHash, createdAt, updatedAt, score. */
+/**
+ * KEYS: stream hash, key index entry, streams zset. ARGV: id, name, keyHash, createdAt,
+ * updatedAt, score, then optional field/value pairs (`record`, `visibility`).
+ */
 const CREATE_STREAM = `
 if redis.call('EXISTS', KEYS[1]) == 1 then return 1 end
 if redis.call('EXISTS', KEYS[2]) == 1 then return 2 end
 redis.call('HSET', KEYS[1], 'id', ARGV[1], 'name', ARGV[2], 'keyHash', ARGV[3],
   'createdAt', ARGV[4], 'updatedAt', ARGV[5])
+for i = 7, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 redis.call('SET', KEYS[2], ARGV[1])
 redis.call('ZADD', KEYS[3], ARGV[6], ARGV[1])
 return 0
@@ -105,7 +109,8 @@ return 1
 
 /**
  * KEYS: stream hash. ARGV: name ('' = unchanged), updatedAt, record ('1', '0', '' = unchanged,
- * '-' = remove). Returns 0 when the stream is missing, else the updated hash.
+ * '-' = remove), visibility ('' = unchanged). Returns 0 when the stream is missing, else the
+ * updated hash.
  */
 const UPDATE_STREAM = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
@@ -113,6 +118,7 @@ if ARGV[1] ~= '' then redis.call('HSET', KEYS[1], 'name', ARGV[1]) end
 redis.call('HSET', KEYS[1], 'updatedAt', ARGV[2])
 if ARGV[3] == '-' then redis.call('HDEL', KEYS[1], 'record')
 elseif ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'record', ARGV[3]) end
+if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'visibility', ARGV[4]) end
 return redis.call('HGETALL', KEYS[1])
 `;
 
@@ -303,6 +309,8 @@ export class RedisStateStore implements StateStore {
       record.createdAt,
       record.updatedAt,
       timestampMs(record.createdAt),
+      ...(record.record === undefined ? [] : ['record', record.record ? '1' : '0']),
+      ...(record.visibility === undefined ? [] : ['visibility', record.visibility]),
     );
     if (result === 1) throw new ConflictError(`stream ${record.id} already exists`);
     if (result === 2) throw new ConflictError('a stream with this key already exists');
@@ -378,6 +386,7 @@ export class RedisStateStore implements StateStore {
       changes.name === undefined ? '' : checked.name,
       checked.updatedAt,
       record,
+      changes.visibility ?? '',
     );
     if (result === 0) return undefined;
     if (!Array.isArray(result)) throw new Error(`unexpected reply from update script: ${result}`);

@@ -27,12 +27,21 @@ export interface StreamRecord {
    * (`RECORDINGS`).
    */
   record?: boolean;
+  /**
+   * Who may watch: `public` (anyone with the link) or `private` (a viewer token is needed,
+   * `POST /api/streams/:id/viewer-tokens`). Absent (records written before it existed) is
+   * `public`.
+   */
+  visibility?: StreamVisibility;
 }
+
+export type StreamVisibility = 'public' | 'private';
 
 /** What `PATCH /api/streams/:id` may change. `record: null` goes back to the default. */
 export interface StreamChanges {
   name?: string;
   record?: boolean | null;
+  visibility?: StreamVisibility;
 }
 
 export type RecordingStatus = 'recording' | 'finalizing' | 'ready' | 'failed';

@@ -2,7 +2,12 @@
  * Pure helpers both state-store adapters share, so they agree on what a valid record is and
  * on the listing order.
  */
-import type { RecordingRecord, StreamChanges, StreamRecord } from './StateStore.ts';
+import type {
+  RecordingRecord,
+  StreamChanges,
+  StreamRecord,
+  StreamVisibility,
+} from './StateStore.ts';
 
 const RECORD_FIELDS = ['id', 'name', 'keyHash', 'createdAt', 'updatedAt'] as const;
 
@@ -26,6 +31,16 @@ export function assertStreamRecord(record: StreamRecord): void {
   if (Number.isNaN(timestampMs(record.createdAt))) {
     throw new TypeError(`stream record createdAt must be an ISO-8601 timestamp`);
   }
+  if (record.record !== undefined && typeof record.record !== 'boolean') {
+    throw new TypeError('stream record field "record" must be a boolean');
+  }
+  if (record.visibility !== undefined && !isStreamVisibility(record.visibility)) {
+    throw new TypeError('stream record field "visibility" must be "public" or "private"');
+  }
+}
+
+export function isStreamVisibility(value: unknown): value is StreamVisibility {
+  return value === 'public' || value === 'private';
 }
 
 /**
@@ -44,6 +59,9 @@ export function toStreamRecord(value: unknown): StreamRecord | undefined {
   const flag = candidate.record;
   if (flag === true || flag === '1') record.record = true;
   if (flag === false || flag === '0') record.record = false;
+  if (candidate.visibility === 'public' || candidate.visibility === 'private') {
+    record.visibility = candidate.visibility;
+  }
   return record;
 }
 
@@ -60,6 +78,12 @@ export function applyStreamChanges(record: StreamRecord, changes: StreamChanges)
   else if (changes.record !== undefined) {
     if (typeof changes.record !== 'boolean') throw new TypeError('record must be a boolean');
     next.record = changes.record;
+  }
+  if (changes.visibility !== undefined) {
+    if (!isStreamVisibility(changes.visibility)) {
+      throw new TypeError('visibility must be "public" or "private"');
+    }
+    next.visibility = changes.visibility;
   }
   return next;
 }

@@ -333,6 +333,26 @@ export function describeStateStore(name: string, factory: StateStoreFactory): vo
       await expect(store.updateStream(record.id, { name: '' })).rejects.toBeInstanceOf(TypeError);
     });
 
+    it('keeps the record setting and the visibility given on create, and changes visibility', async () => {
+      const store = await fresh();
+      const record = makeRecord({ record: false, visibility: 'private' });
+      await store.createStream(record);
+      expect(await store.getStream(record.id)).toEqual(record);
+      expect(await store.findStreamByKeyHash(record.keyHash)).toEqual(record);
+      const plain = makeRecord();
+      await store.createStream(plain);
+      expect(await store.getStream(plain.id)).not.toHaveProperty('visibility');
+      const opened = await store.updateStream(record.id, { visibility: 'public' });
+      expect(opened).toMatchObject({ record: false, visibility: 'public' });
+      await expect((await reopen()).getStream(record.id)).resolves.toEqual(opened);
+      await expect(
+        store.updateStream(record.id, { visibility: 'secret' as never }),
+      ).rejects.toBeInstanceOf(TypeError);
+      await expect(
+        store.createStream(makeRecord({ visibility: 'hidden' as never })),
+      ).rejects.toBeInstanceOf(TypeError);
+    });
+
     it('keeps recordings: per stream newest first, unfinished ones, updates, deletes', async () => {
       const store = await fresh();
       const old = makeRecording(['s1'], 10, { status: 'ready', endedAt: at(20) });
