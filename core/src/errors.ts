@@ -112,6 +112,22 @@ export class ServiceUnavailableError extends AppError {
   }
 }
 
+/**
+ * 507: the disk the platform writes its state or recordings to is full (ENOSPC, EDQUOT).
+ * Nothing was changed; the same request succeeds once there is room again.
+ */
+export class InsufficientStorageError extends AppError {
+  constructor(message: string) {
+    super(507, 'Insufficient Storage', message, { headers: { 'Retry-After': '30' } });
+  }
+}
+
+/** Whether `error` is the operating system saying the disk (or the quota) is full. */
+export function isDiskFullError(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT';
+}
+
 /** A method was called on an object in the wrong state (e.g. closed). A bug, not client input. */
 export class InvalidStateError extends Error {
   constructor(message: string) {

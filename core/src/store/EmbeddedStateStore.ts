@@ -5,9 +5,14 @@
  * atomically (write a temporary file, fsync it, rename it over the old one, fsync the
  * directory), so a crash leaves either the old or the new state, never a torn file.
  */
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { ConflictError, InvalidStateError } from '../errors.ts';
+import {
+  ConflictError,
+  InsufficientStorageError,
+  InvalidStateError,
+  isDiskFullError,
+} from '../errors.ts';
 import { createLogger, type Logger } from '../logger.ts';
 import type {
   RecordingChanges,
@@ -88,6 +93,8 @@ export class EmbeddedStateStore implements StateStore {
   /** Tail of the write queue; every change chains onto it. */
   #queue: Promise<void> = Promise.resolve();
   #closed = false;
+  /** The last write failed for want of room (logged once per episode). */
+  #diskFull = false;
 
   private constructor(file: string, state: State) {
     this.#file = file;
@@ -297,7 +304,19 @@ export class EmbeddedStateStore implements StateStore {
         webhooks: outbox.copyOutbox(this.#webhooks),
       };
       const result = change(next);
-      await writeStateFile(this.#file, next);
+      try {
+        await writeStateFile(this.#file, next);
+      } catch (error) {
+        if (error instanceof InsufficientStorageError && !this.#diskFull) {
+          this.#diskFull = true;
+          this.#log.error({ file: this.#file }, 'disk full: the state file cannot be written');
+        }
+        throw error;
+      }
+      if (this.#diskFull) {
+        this.#diskFull = false;
+        this.#log.info({ file: this.#file }, 'the state file is written again');
+      }
       this.#streams = next.streams;
       this.#recordings = next.recordings;
       this.#webhooks = next.webhooks;
@@ -379,14 +398,26 @@ async function writeStateFile(file: string, next: State): Promise<void> {
   // Writes are serialized per store, so one fixed temporary name is enough and never leaves
   // more than one stray file behind after a crash.
   const temp = `${file}.tmp`;
-  const handle = await open(temp, 'w', 0o600);
   try {
-    await handle.writeFile(`${JSON.stringify(state, null, 2)}\n`, 'utf8');
-    await handle.sync();
-  } finally {
-    await handle.close();
+    const handle = await open(temp, 'w', 0o600);
+    try {
+      await handle.writeFile(`${JSON.stringify(state, null, 2)}\n`, 'utf8');
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, file);
+  } catch (error) {
+    // The old file is untouched and the change is not applied in memory either (#mutate);
+    // the half-written temporary file would only take the room that is missing.
+    await unlink(temp).catch(() => undefined);
+    if (isDiskFullError(error)) {
+      throw new InsufficientStorageError(
+        `the disk holding the state file is full (${(error as NodeJS.ErrnoException).code}): nothing was changed`,
+      );
+    }
+    throw error;
   }
-  await rename(temp, file);
   await syncDirectory(path.dirname(file));
 }
 
