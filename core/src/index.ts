@@ -21,3 +21,4 @@ export * from './cluster/index.ts';
 export * from './turn.ts';
 export * from './metrics.ts';
 export * from './webhooks/index.ts';
+export * from './ratelimit/index.ts';
