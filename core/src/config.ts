@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { cpus, hostname, networkInterfaces } from 'node:os';
 import path from 'node:path';
 import type { NodeLimits, Threshold } from './cluster/limits.ts';
+import { addressMatcher } from './ratelimit/clientAddress.ts';
 
 export interface IceServerConfig {
   /** A `stun:`, `stuns:`, `turn:` or `turns:` URI (RFC 7064/7065). */
@@ -357,6 +358,62 @@ export interface WebhooksConfig {
     | undefined;
 }
 
+/** A token bucket: `ratePerSecond` refill, `burst` size (core/src/ratelimit/TokenBuckets.ts). */
+export interface RateLimitBucket {
+  ratePerSecond: number;
+  burst: number;
+}
+
+/**
+ * Per-client rate limits (docs/operations.md#rate-limits). Each bucket is set by
+ * `RATE_LIMIT_<CLASS>_RATE` (tokens per second, may be fractional) and
+ * `RATE_LIMIT_<CLASS>_BURST` (bucket size), per client address (IPv6: per /64), per node.
+ */
+export interface RateLimitConfig {
+  /** `RATE_LIMITS`: `on` (default) or `off` (nothing is limited or slowed down). */
+  enabled: boolean;
+  /**
+   * `TRUST_PROXY`: the proxies whose `X-Forwarded-For` is believed: comma-separated
+   * addresses, CIDR ranges, or `loopback`, `linklocal`, `uniquelocal`. Default none (`off`):
+   * the header is ignored and the TCP peer is the client.
+   */
+  trustProxy: string[];
+  /**
+   * `RATE_LIMIT_EXEMPT`: client addresses never limited, same syntax as `TRUST_PROXY`.
+   * Default none. The test and benchmark harnesses set `loopback`.
+   */
+  exempt: string[];
+  /** `POST /whip`: `RATE_LIMIT_WHIP_RATE` / `_BURST`, default 1 / 10. */
+  whip: RateLimitBucket;
+  /** `POST /whep/:id`: `RATE_LIMIT_WHEP_RATE` / `_BURST`, default 5 / 50. */
+  whep: RateLimitBucket;
+  /**
+   * PATCH of a WHIP or WHEP session (trickle, ICE restart) and POSTs to a WHEP session's
+   * layer and events resources: `RATE_LIMIT_SESSION_RATE` / `_BURST`, default 20 / 200.
+   * DELETE is never limited.
+   */
+  session: RateLimitBucket;
+  /** `/api` without the admin token: `RATE_LIMIT_API_RATE` / `_BURST`, default 5 / 50. */
+  api: RateLimitBucket;
+  /** `/api` with the admin token: `RATE_LIMIT_ADMIN_RATE` / `_BURST`, default 100 / 1000. */
+  admin: RateLimitBucket;
+  /**
+   * Wrong admin tokens (a bearer on `/api` answered 401): `RATE_LIMIT_ADMIN_AUTH_RATE` /
+   * `_BURST`, default 0.2 / 5: five guesses, then one per 5 s.
+   */
+  adminAuth: RateLimitBucket;
+  /**
+   * `ADMIN_AUTH_FAILURE_DELAY_MS`: a 401 for a wrong admin token waits this long, doubled
+   * for each recent failure of the address, at most 16 times it. Default 250; 0: no delay.
+   */
+  failureDelayMs: number;
+  /**
+   * `ADMIN_AUTH_MAX_DELAYED`: most such 401s held back at once on a node; more are answered
+   * without delay. Default 64.
+   */
+  maxDelayedFailures: number;
+}
+
 export interface StoreConfig {
   /** `REDIS_URL` set selects Redis; otherwise the embedded file store under `DATA_DIR`. */
   kind: 'embedded' | 'redis';
@@ -376,6 +433,7 @@ export interface Config {
   recording: RecordingConfig;
   metrics: MetricsConfig;
   webhooks: WebhooksConfig;
+  rateLimits: RateLimitConfig;
   /** `DATA_DIR`: where the embedded store, the spool and disk recordings live. Default `./data`. */
   dataDir: string;
   /** `ADMIN_TOKEN`: bearer for the admin API. Generated (and printed) when unset. */
@@ -755,6 +813,57 @@ function webhooksConfig(env: Env, split: boolean): WebhooksConfig {
   };
 }
 
+function addressList(env: Env, name: string): string[] {
+  const raw = env[name]?.trim() ?? '';
+  if (raw === '' || ['off', 'false', 'no', 'none', '0'].includes(raw.toLowerCase())) return [];
+  const entries = raw
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean);
+  try {
+    addressMatcher(entries);
+  } catch (error) {
+    throw new ConfigError(
+      `${name} must be comma-separated addresses, CIDR ranges, loopback, linklocal or uniquelocal: ${(error as Error).message}`,
+    );
+  }
+  return entries;
+}
+
+function bucket(env: Env, name: string, rate: number, burst: number): RateLimitBucket {
+  const rawRate = env[`RATE_LIMIT_${name}_RATE`];
+  let ratePerSecond = rate;
+  if (rawRate !== undefined && rawRate !== '') {
+    ratePerSecond = Number(rawRate);
+    if (rawRate.trim() === '' || !Number.isFinite(ratePerSecond) || ratePerSecond <= 0) {
+      throw new ConfigError(
+        `RATE_LIMIT_${name}_RATE must be a number above 0 (tokens per second), got "${rawRate}"`,
+      );
+    }
+  }
+  return { ratePerSecond, burst: int(env, `RATE_LIMIT_${name}_BURST`, burst, 1, 1_000_000) };
+}
+
+function rateLimitConfig(env: Env): RateLimitConfig {
+  const mode = (env.RATE_LIMITS || 'on').toLowerCase();
+  if (mode !== 'on' && mode !== 'off') {
+    throw new ConfigError(`RATE_LIMITS must be on or off, got "${env.RATE_LIMITS}"`);
+  }
+  return {
+    enabled: mode === 'on',
+    trustProxy: addressList(env, 'TRUST_PROXY'),
+    exempt: addressList(env, 'RATE_LIMIT_EXEMPT'),
+    whip: bucket(env, 'WHIP', 1, 10),
+    whep: bucket(env, 'WHEP', 5, 50),
+    session: bucket(env, 'SESSION', 20, 200),
+    api: bucket(env, 'API', 5, 50),
+    admin: bucket(env, 'ADMIN', 100, 1000),
+    adminAuth: bucket(env, 'ADMIN_AUTH', 0.2, 5),
+    failureDelayMs: int(env, 'ADMIN_AUTH_FAILURE_DELAY_MS', 250, 0, 10_000),
+    maxDelayedFailures: int(env, 'ADMIN_AUTH_MAX_DELAYED', 64, 0, 100_000),
+  };
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const port = int(env, 'PORT', 8080, 0, 65535);
   const publicUrl = (env.PUBLIC_URL || `http://localhost:${port}`).replace(/\/+$/, '');
@@ -829,6 +938,7 @@ export function loadConfig(env: Env = process.env): Config {
     recording: recordingConfig(env, path.resolve(env.DATA_DIR || './data')),
     metrics: { enabled: bool(env, 'METRICS', true), token: env.METRICS_TOKEN || undefined },
     webhooks: webhooksConfig(env, cluster.split),
+    rateLimits: rateLimitConfig(env),
     dataDir: path.resolve(env.DATA_DIR || './data'),
     adminToken: env.ADMIN_TOKEN || randomBytes(24).toString('base64url'),
     adminTokenGenerated,

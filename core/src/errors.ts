@@ -104,6 +104,21 @@ export class PreconditionRequiredError extends AppError {
   }
 }
 
+/**
+ * 429: the client went over a rate limit (docs/operations.md#rate-limits). `Retry-After` is
+ * whole seconds until its bucket has a token again (RFC 9110 §10.2.3); `bucket` in the
+ * body names the limit.
+ */
+export class TooManyRequestsError extends AppError {
+  constructor(bucket: string, retryAfterSeconds: number) {
+    const seconds = Math.max(1, Math.ceil(retryAfterSeconds));
+    super(429, 'Too Many Requests', `rate limit "${bucket}" exceeded: retry in ${seconds} s`, {
+      headers: { 'Retry-After': String(seconds) },
+      details: { bucket, retryAfter: seconds },
+    });
+  }
+}
+
 export class ServiceUnavailableError extends AppError {
   constructor(message: string, retryAfterSeconds?: number) {
     super(503, 'Service Unavailable', message, {

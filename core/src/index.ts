@@ -22,3 +22,4 @@ export * from './cluster/index.ts';
 export * from './turn.ts';
 export * from './metrics.ts';
 export * from './webhooks/index.ts';
+export * from './ratelimit/index.ts';

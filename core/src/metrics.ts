@@ -25,6 +25,7 @@ import {
 } from 'prom-client';
 import { UnauthorizedError } from './errors.ts';
 import { parseBearer, safeEqual } from './keys.ts';
+import { BUCKET_CLASSES, type BucketClass } from './ratelimit/RateLimiter.ts';
 
 export type SessionKind = 'publish' | 'view';
 
@@ -157,6 +158,14 @@ export class Metrics implements RecorderMetrics, AllocationMetrics {
     help: 'New ffmpeg processes started for a running recording (ffmpeg failed, layers changed).',
   });
 
+  readonly #rateLimited = this.#counter({
+    name: 'wisp_rate_limited_total',
+    help:
+      'Requests refused with 429 by a per-client rate limit, by bucket (whip, whep, session, ' +
+      'api, admin, adminAuth: wrong admin tokens).',
+    labelNames: ['bucket'],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
     for (const result of SESSION_RESULTS) {
@@ -170,6 +179,7 @@ export class Metrics implements RecorderMetrics, AllocationMetrics {
         this.#allocations.inc({ kind, result }, 0);
       }
     }
+    for (const bucket of BUCKET_CLASSES) this.#rateLimited.inc({ bucket }, 0);
     this.#defineGauges();
   }
 
@@ -205,6 +215,10 @@ export class Metrics implements RecorderMetrics, AllocationMetrics {
 
   recordingFinished(status: 'ready' | 'failed'): void {
     this.#recordingsFinished.inc({ status });
+  }
+
+  rateLimited(bucket: BucketClass): void {
+    this.#rateLimited.inc({ bucket });
   }
 
   ffmpegRestarted(): void {

@@ -15,6 +15,7 @@ import {
   InternalCallError,
   InternalClient,
   Metrics,
+  RateLimiter,
   configureLogging,
   cors,
   createCluster,
@@ -320,6 +321,15 @@ export class Platform {
     if (metrics) app.use('*', metrics.httpMiddleware());
     app.use('*', requestLogging());
     app.use('*', cors(config.http.corsOrigin));
+    // After CORS (a 429 carries its headers), before every route: a refused request does nothing.
+    app.use(
+      '*',
+      new RateLimiter({
+        config: config.rateLimits,
+        adminToken: config.adminToken,
+        onLimited: (bucket) => metrics?.rateLimited(bucket),
+      }).middleware(),
+    );
     if (metrics) app.get('/metrics', metrics.handler(config.metrics.token));
     app.get('/readyz', async (c) => {
       const result = await readiness(this.#observed());

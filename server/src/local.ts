@@ -47,6 +47,9 @@ export async function startLocalPlatform(env: Record<string, string> = {}): Prom
     RTC_PORT: '0',
     // Tests and benchmarks that are not about recording don't pay for ffmpeg: they opt in.
     RECORDINGS: 'off',
+    // Tests and benchmarks open hundreds of sessions a second from loopback: not limited
+    // (the rate-limit tests and the integrations bench set RATE_LIMIT_EXEMPT themselves).
+    RATE_LIMIT_EXEMPT: 'loopback',
     ...env,
   });
   const platform = await Platform.create(config);

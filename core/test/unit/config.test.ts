@@ -543,3 +543,72 @@ describe('loadConfig: allocation and limits', () => {
     expect(() => loadConfig(env)).toThrow(message);
   });
 });
+
+describe('loadConfig: rate limits', () => {
+  it('applies the documented defaults: on, no proxy trusted, nobody exempt', () => {
+    expect(loadConfig({}).rateLimits).toEqual({
+      enabled: true,
+      trustProxy: [],
+      exempt: [],
+      whip: { ratePerSecond: 1, burst: 10 },
+      whep: { ratePerSecond: 5, burst: 50 },
+      session: { ratePerSecond: 20, burst: 200 },
+      api: { ratePerSecond: 5, burst: 50 },
+      admin: { ratePerSecond: 100, burst: 1000 },
+      adminAuth: { ratePerSecond: 0.2, burst: 5 },
+      failureDelayMs: 250,
+      maxDelayedFailures: 64,
+    });
+  });
+
+  it('reads every setting', () => {
+    const config = loadConfig({
+      RATE_LIMITS: 'off',
+      TRUST_PROXY: 'loopback, 10.0.0.0/8,2001:db8::1',
+      RATE_LIMIT_EXEMPT: '192.0.2.1',
+      RATE_LIMIT_WHIP_RATE: '0.5',
+      RATE_LIMIT_WHIP_BURST: '3',
+      RATE_LIMIT_WHEP_RATE: '7',
+      RATE_LIMIT_WHEP_BURST: '70',
+      RATE_LIMIT_SESSION_RATE: '30',
+      RATE_LIMIT_SESSION_BURST: '300',
+      RATE_LIMIT_API_RATE: '1',
+      RATE_LIMIT_API_BURST: '2',
+      RATE_LIMIT_ADMIN_RATE: '10',
+      RATE_LIMIT_ADMIN_BURST: '20',
+      RATE_LIMIT_ADMIN_AUTH_RATE: '1',
+      RATE_LIMIT_ADMIN_AUTH_BURST: '1',
+      ADMIN_AUTH_FAILURE_DELAY_MS: '0',
+      ADMIN_AUTH_MAX_DELAYED: '5',
+    });
+    expect(config.rateLimits).toEqual({
+      enabled: false,
+      trustProxy: ['loopback', '10.0.0.0/8', '2001:db8::1'],
+      exempt: ['192.0.2.1'],
+      whip: { ratePerSecond: 0.5, burst: 3 },
+      whep: { ratePerSecond: 7, burst: 70 },
+      session: { ratePerSecond: 30, burst: 300 },
+      api: { ratePerSecond: 1, burst: 2 },
+      admin: { ratePerSecond: 10, burst: 20 },
+      adminAuth: { ratePerSecond: 1, burst: 1 },
+      failureDelayMs: 0,
+      maxDelayedFailures: 5,
+    });
+  });
+
+  it('treats TRUST_PROXY=off like unset', () => {
+    expect(loadConfig({ TRUST_PROXY: 'off' }).rateLimits.trustProxy).toEqual([]);
+  });
+
+  it.each([
+    [{ RATE_LIMITS: 'maybe' }, /RATE_LIMITS must be on or off/],
+    [{ TRUST_PROXY: 'my-proxy' }, /TRUST_PROXY must be comma-separated addresses/],
+    [{ RATE_LIMIT_EXEMPT: '10.0.0.0/99' }, /RATE_LIMIT_EXEMPT must be comma-separated/],
+    [{ RATE_LIMIT_WHIP_RATE: '0' }, /RATE_LIMIT_WHIP_RATE must be a number above 0/],
+    [{ RATE_LIMIT_WHEP_RATE: 'fast' }, /RATE_LIMIT_WHEP_RATE must be a number above 0/],
+    [{ RATE_LIMIT_API_BURST: '0' }, /RATE_LIMIT_API_BURST must be an integer between 1/],
+    [{ ADMIN_AUTH_FAILURE_DELAY_MS: '-1' }, /ADMIN_AUTH_FAILURE_DELAY_MS must be an integer/],
+  ])('%o is refused', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+});

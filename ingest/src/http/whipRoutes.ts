@@ -113,8 +113,13 @@ export function createWhipRoutes(options: WhipRoutesOptions): Hono {
   return app;
 }
 
-/** The TCP peer of the request (null when the app is not served by Node's HTTP server). */
+/**
+ * The client's address: as the platform's rate limiter resolved it (`TRUST_PROXY` applied),
+ * else the TCP peer; null when the app is not served by Node's HTTP server.
+ */
 function remoteAddressOf(c: Context): string | null {
+  const resolved = c.get('clientAddress');
+  if (resolved) return resolved;
   try {
     return getConnInfo(c).remote.address ?? null;
   } catch {

@@ -131,6 +131,8 @@ async function startPlatform(mode: Mode): Promise<BenchPlatform> {
       MEDIASOUP_WORKERS: workers,
       RECORDINGS: 'off',
       METRICS: aa ? 'off' : mode,
+      // The bench's own sessions, all from loopback, are not what it measures.
+      RATE_LIMIT_EXEMPT: 'loopback',
       // HTTP-only sessions never connect ICE: keep the publisher and anchor for the whole run.
       SESSION_CONNECT_TIMEOUT_MS: String(3_600_000),
     },

@@ -7,11 +7,14 @@
  *    rotations through the API (paced, on several streams) and real publish/unpublish cycles
  *    (libwebrtc publisher) for stream.started/ended; with the embedded store and, when
  *    redis-server is installed, with Redis.
- * 2. Session setup rate with webhooks off and on, side by side in one run: two platforms
- *    (off, on) started together, each level measured off, on, on, off and averaged, so that
- *    the load of the other engineers on this machine hits both alike. HTTP-only WHIP setups
- *    (each one queues and delivers stream.started and stream.ended) and WHEP setups,
- *    reusing the signalling benchmark's load driver.
+ * 2. Session setup rate with the integrations of issue 11 off and on, side by side in one
+ *    run: three platforms started together — `off` (no webhooks, `RATE_LIMITS=off`),
+ *    `limits` (rate limits only) and `on` (webhooks and rate limits) — each level measured
+ *    off, limits, on, on, limits, off and averaged, so that the load of the other engineers
+ *    on this machine hits all alike. HTTP-only WHIP setups (each one queues and delivers
+ *    stream.started and stream.ended) and WHEP setups, reusing the signalling benchmark's
+ *    load driver. The limits are on but far above the bench's own traffic (and loopback is
+ *    not exempt): what is measured is the cost of checking them, not refusals.
  *
  * The receiver runs in its own process (bench/webhookReceiverProcess.ts), so verifying takes
  * nothing from the platform's CPU.
@@ -111,9 +114,13 @@ interface LatencyRow {
   summary: LatencySummary;
 }
 
+/** `off`: no integrations; `limits`: rate limits only; `on`: webhooks and rate limits. */
+type Mode = 'off' | 'limits' | 'on';
+const MODES: readonly Mode[] = ['off', 'limits', 'on'];
+
 interface RateRow {
   store: string;
-  webhooks: 'off' | 'on';
+  mode: Mode;
   protocol: 'WHIP' | 'WHEP';
   concurrency: number;
   setupsPerS: number;
@@ -124,10 +131,21 @@ interface RateRow {
   backlog?: number;
 }
 
-function platformEnv(store: Record<string, string>, receiver?: Receiver) {
+/** Rate limits on for every class, far above what the bench sends (nobody exempt). */
+const HIGH_LIMITS: Record<string, string> = Object.fromEntries([
+  ['RATE_LIMITS', 'on'],
+  ['RATE_LIMIT_EXEMPT', ''],
+  ...['WHIP', 'WHEP', 'SESSION', 'API', 'ADMIN', 'ADMIN_AUTH'].flatMap((c) => [
+    [`RATE_LIMIT_${c}_RATE`, '1000000'],
+    [`RATE_LIMIT_${c}_BURST`, '1000000'],
+  ]),
+]);
+
+function platformEnv(store: Record<string, string>, receiver?: Receiver, limits = false) {
   return {
     MEDIASOUP_WORKERS: '1',
     ...store,
+    ...(limits ? HIGH_LIMITS : { RATE_LIMITS: 'off' }),
     ...(receiver ? { WEBHOOK_URLS: receiver.url, WEBHOOK_SECRET: SECRET } : {}),
   };
 }
@@ -223,20 +241,19 @@ async function whepRun(
   }
 }
 
-/** Each level off, on, on, off: the two results of each averaged. */
+/** Each level off, limits, on, on, limits, off: the two results of each averaged. */
 async function rates(storeName: string, store: Record<string, string>): Promise<RateRow[]> {
   const receiver = await Receiver.start();
-  const platforms = {
+  const platforms: Record<Mode, LocalPlatform> = {
     off: await startLocalPlatform(platformEnv(store)),
-    on: await startLocalPlatform(platformEnv(store, receiver)),
+    limits: await startLocalPlatform(platformEnv(store, undefined, true)),
+    on: await startLocalPlatform(platformEnv(store, receiver, true)),
   };
   const rows: RateRow[] = [];
   try {
-    const setups: Record<
-      'off' | 'on',
-      { keys: string[]; source: { streamKey: string; whepUrl: string } }
-    > = {} as never;
-    for (const webhooks of ['off', 'on'] as const) {
+    const setups: Record<Mode, { keys: string[]; source: { streamKey: string; whepUrl: string } }> =
+      {} as never;
+    for (const webhooks of MODES) {
       const t = platforms[webhooks];
       const keys = [];
       for (let i = 0; i < Math.max(...CONCURRENCY); i++) {
@@ -246,9 +263,9 @@ async function rates(storeName: string, store: Record<string, string>): Promise<
     }
     for (const protocol of ['WHIP', 'WHEP'] as const) {
       for (const concurrency of CONCURRENCY) {
-        const results: Record<'off' | 'on', Result[]> = { off: [], on: [] };
+        const results: Record<Mode, Result[]> = { off: [], limits: [], on: [] };
         const backlogs: number[] = [];
-        for (const webhooks of ['off', 'on', 'on', 'off'] as const) {
+        for (const webhooks of [...MODES, ...[...MODES].reverse()]) {
           const t = platforms[webhooks];
           const setup = setups[webhooks];
           const result =
@@ -267,17 +284,16 @@ async function rates(storeName: string, store: Record<string, string>): Promise<
             await drain(t);
           }
         }
-        for (const webhooks of ['off', 'on'] as const) {
-          const r = row(storeName, webhooks, protocol, concurrency, results[webhooks]);
-          if (webhooks === 'on' && backlogs.length > 0) r.backlog = Math.max(...backlogs);
+        for (const mode of MODES) {
+          const r = row(storeName, mode, protocol, concurrency, results[mode]);
+          if (mode === 'on' && backlogs.length > 0) r.backlog = Math.max(...backlogs);
           rows.push(r);
-          log(`${storeName} ${protocol} c=${concurrency} webhooks ${webhooks}: ${r.setupsPerS}/s`);
+          log(`${storeName} ${protocol} c=${concurrency} ${mode}: ${r.setupsPerS}/s`);
         }
       }
     }
   } finally {
-    await platforms.off.stop();
-    await platforms.on.stop();
+    for (const mode of MODES) await platforms[mode].stop();
     await receiver.stop();
   }
   return rows;
@@ -285,7 +301,7 @@ async function rates(storeName: string, store: Record<string, string>): Promise<
 
 function row(
   store: string,
-  webhooks: 'off' | 'on',
+  mode: Mode,
   protocol: 'WHIP' | 'WHEP',
   concurrency: number,
   results: Result[],
@@ -294,7 +310,7 @@ function row(
     round(results.reduce((sum, r) => sum + f(r), 0) / results.length);
   return {
     store,
-    webhooks,
+    mode,
     protocol,
     concurrency,
     setupsPerS: mean((r) => r.tasksPerS),
@@ -338,7 +354,7 @@ try {
 }
 
 const md = [
-  `# Webhooks benchmark (${new Date().toISOString()}${quick ? ', quick' : ''})`,
+  `# Webhooks and rate limits benchmark (${new Date().toISOString()}${quick ? ', quick' : ''})`,
   '',
   `Delivery latency, event timestamp to arrival at a loopback receiver: ${ROTATIONS} key`,
   `rotations (10 per second over 10 streams) and ${PUBLISHES} publish/unpublish cycles.`,
@@ -352,27 +368,35 @@ const md = [
   ),
   '',
   `Session setup (HTTP only: POST offer -> 201, DELETE -> 200), ${LEVEL.maxDurationMs / 1000} s`,
-  'per run; a platform with webhooks off and one with them on, each level run off, on, on,',
-  'off and the two runs of each averaged (p50/p95: the mean of the two). With webhooks on,',
-  'every WHIP session queues and delivers stream.started and stream.ended; backlog = the',
-  'most deliveries still pending when a run ended (drained before the next).',
+  'per run; three platforms: `off` (no webhooks, RATE_LIMITS=off), `limits` (rate limits',
+  'only) and `on` (webhooks and rate limits); each level run off, limits, on, on, limits,',
+  'off and the two runs of each averaged (p50/p95: the mean of the two). The limits are on',
+  "for every class but set to 1,000,000/s so that none of the bench's requests is refused:",
+  'this is the cost of checking them. With webhooks on, every WHIP session queues and',
+  'delivers stream.started and stream.ended; backlog = the most deliveries still pending',
+  'when a run ended (drained before the next).',
   '',
-  '| store | protocol | concurrency | off: setups/s | on: setups/s | off p50/p95 ms | on p50/p95 ms | on: backlog | errors off/on |',
-  '|---|---|---|---|---|---|---|---|---|',
+  '| store | protocol | concurrency | off: setups/s | limits: setups/s | on: setups/s | off p50/p95 ms | limits p50/p95 ms | on p50/p95 ms | on: backlog | errors off/limits/on |',
+  '|---|---|---|---|---|---|---|---|---|---|---|',
   ...rateRows
-    .filter((r) => r.webhooks === 'off')
+    .filter((r) => r.mode === 'off')
     .map((off) => {
-      const on = rateRows.find(
-        (r) =>
-          r.webhooks === 'on' &&
-          r.store === off.store &&
-          r.protocol === off.protocol &&
-          r.concurrency === off.concurrency,
-      );
+      const find = (mode: Mode) =>
+        rateRows.find(
+          (r) =>
+            r.mode === mode &&
+            r.store === off.store &&
+            r.protocol === off.protocol &&
+            r.concurrency === off.concurrency,
+        );
+      const limits = find('limits');
+      const on = find('on');
+      const latency = (r: RateRow | undefined) => (r ? `${r.p50} / ${r.p95}` : '-');
       return (
         `| ${off.store} | ${off.protocol} | ${off.concurrency} | ${off.setupsPerS} | ` +
-        `${on?.setupsPerS ?? '-'} | ${off.p50} / ${off.p95} | ${on ? `${on.p50} / ${on.p95}` : '-'} | ` +
-        `${on?.backlog ?? '-'} | ${off.errors} / ${on?.errors ?? '-'} |`
+        `${limits?.setupsPerS ?? '-'} | ${on?.setupsPerS ?? '-'} | ${latency(off)} | ` +
+        `${latency(limits)} | ${latency(on)} | ${on?.backlog ?? '-'} | ` +
+        `${off.errors} / ${limits?.errors ?? '-'} / ${on?.errors ?? '-'} |`
       );
     }),
   ...(notes.length > 0 ? ['', ...notes.map((n) => `- ${n}`)] : []),

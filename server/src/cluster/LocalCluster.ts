@@ -145,6 +145,8 @@ export class LocalCluster {
       ...pickEnv(process.env),
       LOG_LEVEL: 'warn',
       WEBHOOK_SECRET: this.webhookSecret,
+      // Test and bench clusters run their clients on this machine: not rate limited.
+      RATE_LIMIT_EXEMPT: 'loopback',
       ...this.#options.env,
       ROLES: ROLES_OF[spec.kind],
       NODE_ID: spec.id,

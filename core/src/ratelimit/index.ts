@@ -1,0 +1,3 @@
+export * from './RateLimiter.ts';
+export * from './TokenBuckets.ts';
+export * from './clientAddress.ts';
